@@ -1,0 +1,125 @@
+"""`gan-studio` entry point. No sub-command launches the GUI; sub-commands run headless.
+
+Each sub-command lives in the module that owns it; this file only wires argparse to them and turns expected
+errors (bad input) into one clear sentence on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one sentence, exit code 2."""
+
+
+def _add_catalog(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("catalog", help="render the built-in apparel catalog to a folder")
+    p.add_argument("--n", type=int, default=64, help="number of items")
+    p.add_argument("--size", type=int, default=128, help="image size in pixels")
+    p.add_argument("--seed", type=int, default=0, help="catalog seed; items are deterministic per (seed, index)")
+    p.add_argument("--start", type=int, default=0, help="first item index")
+    p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    p.set_defaults(func=_run_catalog)
+
+
+def _run_catalog(args: argparse.Namespace) -> int:
+    from gan_studio.data.catalog_command import catalog_command
+
+    return catalog_command(args)
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one of the app's models")
+    tsub = p.add_subparsers(dest="model", required=True)
+    c = tsub.add_parser("classifier", help="attribute classifier (type, gender, color, length, fit)")
+    c.add_argument("--data", default="builtin", help="'builtin' or a catalog folder")
+    c.add_argument("--out", required=True, help="run folder: checkpoints, log, final weights")
+    c.add_argument("--steps", type=int, default=None, help="optimizer steps (default from the config)")
+    c.add_argument("--batch", type=int, default=None)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--size", type=int, default=None, help="input size in pixels")
+    c.add_argument("--train-items", type=int, default=None, help="number of training items rendered")
+    c.add_argument("--tiny", action="store_true", help="tiny config for tests")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=_run_train_classifier)
+
+
+def _run_train_classifier(args: argparse.Namespace) -> int:
+    from gan_studio.train.classifier import train_classifier_command
+
+    return train_classifier_command(args)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="run a benchmark and write docs/benchmarks/")
+    bsub = p.add_subparsers(dest="bench", required=True)
+    r = bsub.add_parser("catalog", help="renderer speed (items/s on one core)")
+    r.add_argument("--n", type=int, default=1000)
+    r.add_argument("--size", type=int, default=128)
+    r.add_argument("--out", default="docs/benchmarks")
+    r.set_defaults(func=_run_bench_catalog)
+    c = bsub.add_parser("classifier", help="held-out accuracy of the shipped attribute classifier")
+    c.add_argument("--n", type=int, default=2000)
+    c.add_argument("--model", default="builtin")
+    c.add_argument("--out", default="docs/benchmarks")
+    c.set_defaults(func=_run_bench_classifier)
+
+
+def _run_bench_catalog(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_catalog import bench_catalog_command
+
+    return bench_catalog_command(args)
+
+
+def _run_bench_classifier(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_classifier import bench_classifier_command
+
+    return bench_classifier_command(args)
+
+
+def _add_colortable(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("colortable", help="measure catalog colors and rebuild the LAB color table")
+    p.add_argument("--n", type=int, default=3000, help="items measured")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=int, default=14, help="number of clusters")
+    p.add_argument("--out", default=None, help="JSON path (default: the shipped resources/color_table.json)")
+    p.set_defaults(func=_run_colortable)
+
+
+def _run_colortable(args: argparse.Namespace) -> int:
+    from gan_studio.data.colortable import colortable_command
+
+    return colortable_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gan-studio", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    _add_catalog(sub)
+    _add_train(sub)
+    _add_bench(sub)
+    _add_colortable(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from gan_studio.qt.app import run_app
+
+        return run_app()
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"gan-studio: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gan-studio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
