@@ -151,7 +151,17 @@ KEYPOINTS: tuple[str, ...] = (
     "hem_right_inner",
     "hem_right_outer",
 )
-SKELETON: tuple[tuple[int, int], ...] = ((1, 2), (1, 4), (4, 6), (2, 5), (5, 9), (3, 4), (3, 5), (6, 7), (8, 9))
+SKELETON: tuple[tuple[int, int], ...] = (
+    (1, 2),
+    (1, 4),
+    (4, 6),
+    (2, 5),
+    (5, 9),
+    (3, 4),
+    (3, 5),
+    (6, 7),
+    (8, 9),
+)
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,7 @@ class Attributes:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Attributes":
+    def from_dict(cls, d: dict) -> Attributes:
         """Build from a dict, raising ``ValueError`` with one clear sentence on unknown values."""
         checks = (("type", TYPES), ("gender", GENDERS), ("length", LENGTHS), ("fit", FITS))
         for key, allowed in checks:

@@ -12,8 +12,8 @@ flap pockets on cargo pants; a wide waistband and sheen on leggings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator
 
 import numpy as np
 
@@ -122,7 +122,9 @@ def _rows(y0: float, y1: float, size: int) -> slice:
 @lru_cache(maxsize=8)
 def _background(size: int) -> np.ndarray:
     y = (np.arange(size, dtype=np.float32) + 0.5) / size
-    return (BACKGROUND.astype(np.float32) * (1.0 - 0.025 * y)[:, None, None]) * np.ones((1, size, 1), np.float32)
+    return (BACKGROUND.astype(np.float32) * (1.0 - 0.025 * y)[:, None, None]) * np.ones(
+        (1, size, 1), np.float32
+    )
 
 
 def _band(d: np.ndarray, half: float, size: int) -> np.ndarray:
@@ -189,7 +191,11 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
     rng_phase = rng.uniform(0, 2 * np.pi, 2)
     wr = np.exp(-(((rows - g.knee_y) / 0.035) ** 2)) * np.sin(rows * size * 0.9 + rng_phase[0]) ** 2
     if attrs.length in ("full", "ankle") and attrs.type not in ("leggings", "joggers"):
-        wr += 0.8 * np.exp(-(((rows - g.hem_y + 0.04) / 0.03) ** 2)) * np.sin(rows * size * 0.7 + rng_phase[1]) ** 2
+        wr += (
+            0.8
+            * np.exp(-(((rows - g.hem_y + 0.04) / 0.03) ** 2))
+            * np.sin(rows * size * 0.7 + rng_phase[1]) ** 2
+        )
     shade = shade * (1.0 - 0.07 * wr.astype(np.float32)[:, None] * (0.3 + 0.7 * np.abs(s)))
 
     # --- fabric ---------------------------------------------------------------------------------------
@@ -272,7 +278,9 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
         across = (so > -0.05) & (so < 0.9)
         rows_in = (ys > top_p) & (ys < bot_p)
         part[sl][rows_in & across] = _PART["pocket"]
-        edge = (_line(ys - top_p, size) + _line(ys - bot_p, size) + _line(ys - (top_p + 0.035), size)) * across
+        edge = (
+            _line(ys - top_p, size) + _line(ys - bot_p, size) + _line(ys - (top_p + 0.035), size)
+        ) * across
         edge += (_line(so + 0.05, size * lw) + _line(so - 0.9, size * lw)) * rows_in
         ink[sl] += np.clip(edge, 0, 1) * 0.65
         shade[sl] *= np.where(rows_in & across & (ys < top_p + 0.035), 1.06, 1.0)
@@ -280,7 +288,9 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
 
     if attrs.type == "jeans":  # outer seams with contrast stitching
         sl = _rows(g.crotch_y, g.hem_y, size)
-        stitch[sl] += _line(s_leg[sl] - 0.78, size * leg_w[sl], 0.8) * (y[sl] > g.crotch_y) * (y[sl] < g.hem_y)
+        stitch[sl] += (
+            _line(s_leg[sl] - 0.78, size * leg_w[sl], 0.8) * (y[sl] > g.crotch_y) * (y[sl] < g.hem_y)
+        )
         sl = _rows(wb_bottom, wb_bottom + 0.01, size)
         stitch[sl] += _line(y[sl] - wb_bottom - 0.006, size, 0.8) * (torso_a[sl] > 0.5) * 0.8
 
@@ -318,7 +328,9 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
             rs = rng.uniform(-0.4, 0.4)
             rside = -1.0 if rng.random() < 0.5 else 1.0
             rw, rh = rng.uniform(0.025, 0.045), rng.uniform(0.012, 0.025)
-            cx = rside * (float(np.interp(ry, rows, leg_c[:, 0])) + rs * float(np.interp(ry, rows, leg_w[:, 0])))
+            cx = rside * (
+                float(np.interp(ry, rows, leg_c[:, 0])) + rs * float(np.interp(ry, rows, leg_w[:, 0]))
+            )
             sl = _rows(ry - rh, ry + rh, size)
             hole = ((x - cx) / rw) ** 2 + ((y[sl] - ry) / rh) ** 2 < 1.0
             threads = 0.5 + 0.5 * np.sin(y[sl] * size * 3.1)
@@ -334,7 +346,9 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
         st = np.clip(stitch, 0, 1)[..., None] * 0.85
         garment = garment * (1.0 - st) + gold * st * shade[..., None]
     if shine.any():
-        metal = np.array([0.80, 0.74, 0.58], np.float32) if attrs.type == "jeans" else np.clip(base * 1.2, 0, 1)
+        metal = (
+            np.array([0.80, 0.74, 0.58], np.float32) if attrs.type == "jeans" else np.clip(base * 1.2, 0, 1)
+        )
         sh = np.clip(shine, 0, 1)[..., None]
         garment = garment * (1.0 - sh) + metal.astype(np.float32) * (0.7 + 0.3 * nz[..., None]) * sh
     a = alpha[..., None]

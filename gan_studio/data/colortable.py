@@ -74,7 +74,9 @@ def kmeans_lab(points: np.ndarray, k: int, seed: int = 0, restarts: int = 16, it
 class ColorTable:
     """Color word -> cluster index, and cluster -> representative color and member words."""
 
-    def __init__(self, clusters: list[ColorCluster], word_to_cluster: dict[str, int], provenance: dict | None = None):
+    def __init__(
+        self, clusters: list[ColorCluster], word_to_cluster: dict[str, int], provenance: dict | None = None
+    ):
         self.clusters = clusters
         self.word_to_cluster = dict(word_to_cluster)
         self.provenance = provenance or {}
@@ -139,7 +141,7 @@ class ColorTable:
         return path
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "ColorTable":
+    def load(cls, path: str | Path | None = None) -> ColorTable:
         """Load a table (default: the shipped ``resources/color_table.json``); ValueError on a bad file."""
         path = Path(path) if path is not None else resource_path("color_table.json")
         try:
@@ -176,7 +178,9 @@ def build_color_table(
     """
     from gan_studio.data.attributes import COLOR_LAB
 
-    order = {w: i for i, w in enumerate(COLOR_LAB)}  # the built-in vocabulary lists each group's plain word first
+    order = {
+        w: i for i, w in enumerate(COLOR_LAB)
+    }  # the built-in vocabulary lists each group's plain word first
     colors_lab = np.asarray(colors_lab, np.float64)
     words = [w.lower() for w in words]
     centers = kmeans_lab(colors_lab, k, seed=seed)
@@ -195,7 +199,7 @@ def build_color_table(
         lab = colors_lab[member_idx].mean(0)
         counts = {w: words.count(w) for w in members}
         spread = float(np.median(ciede2000(colors_lab[member_idx], lab[None])))
-        rgb = tuple(int(round(v * 255)) for v in lab_to_rgb(lab))
+        rgb = tuple(round(v * 255) for v in lab_to_rgb(lab))
         clusters.append(
             ColorCluster(
                 index=renumber[old],
@@ -227,7 +231,9 @@ def measure_catalog(seed: int, n: int, size: int = 64, progress=None) -> tuple[n
 def colortable_command(args) -> int:
     """`gan-studio colortable`: measure the built-in catalog and (re)build the color table JSON."""
     if args.n < args.k * 10:
-        raise ValueError(f"--n {args.n} is too few items to cluster into {args.k} colors; use at least {args.k * 10}")
+        raise ValueError(
+            f"--n {args.n} is too few items to cluster into {args.k} colors; use at least {args.k * 10}"
+        )
     t0 = time.perf_counter()
 
     def progress(f: float) -> None:
@@ -244,8 +250,12 @@ def colortable_command(args) -> int:
     }
     table = build_color_table(labs, words, k=args.k, seed=args.seed, provenance=provenance)
     out = table.save(args.out or resource_path("color_table.json"))
-    print(f"{len(table)} clusters from {len(set(words))} color words, {args.n} items, {time.perf_counter() - t0:.1f}s")
+    print(
+        f"{len(table)} clusters from {len(set(words))} color words, {args.n} items, {time.perf_counter() - t0:.1f}s"
+    )
     for c in table.clusters:
-        print(f"  {c.index:2d} {c.name:10s} LAB({c.lab[0]:5.1f},{c.lab[1]:6.1f},{c.lab[2]:6.1f}) {', '.join(c.words)}")
+        print(
+            f"  {c.index:2d} {c.name:10s} LAB({c.lab[0]:5.1f},{c.lab[1]:6.1f},{c.lab[2]:6.1f}) {', '.join(c.words)}"
+        )
     print(f"wrote {out}")
     return 0

@@ -10,8 +10,30 @@ import numpy as np
 
 from gan_studio.data.attributes import Attributes
 
-BRANDS = ("Northfield", "Kova", "Arden", "Bluestem", "Harlow", "Tidewell", "Marlo", "Quarry", "Fenwick", "Ostra")
-NOISE = ("Classic", "Everyday", "Premium", "Essential", "Comfort", "Signature", "Soft", "Cotton", "Casual", "Modern")
+BRANDS = (
+    "Northfield",
+    "Kova",
+    "Arden",
+    "Bluestem",
+    "Harlow",
+    "Tidewell",
+    "Marlo",
+    "Quarry",
+    "Fenwick",
+    "Ostra",
+)
+NOISE = (
+    "Classic",
+    "Everyday",
+    "Premium",
+    "Essential",
+    "Comfort",
+    "Signature",
+    "Soft",
+    "Cotton",
+    "Casual",
+    "Modern",
+)
 TYPE_WORDS = {
     "pants": ("Pants", "Trousers"),
     "jeans": ("Jeans",),
