@@ -114,6 +114,11 @@ def _crop(tex: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     return tex[oy : oy + size, ox : ox + size]
 
 
+def _clip(a, lo, hi):
+    """np.clip without its Python-level overhead (it is called thousands of times per second here)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def _rows(y0: float, y1: float, size: int) -> slice:
     """Pixel rows that can touch the normalized band [y0, y1] (with a two-pixel margin)."""
     return slice(max(int(y0 * size) - 2, 0), min(int(y1 * size) + 3, size))
@@ -129,17 +134,17 @@ def _background(size: int) -> np.ndarray:
 
 def _band(d: np.ndarray, half: float, size: int) -> np.ndarray:
     """Soft indicator of ``|d| < half`` with one-pixel antialiasing (d and half in normalized units)."""
-    return np.clip((half - np.abs(d)) * size + 0.5, 0.0, 1.0)
+    return _clip((half - np.abs(d)) * size + 0.5, 0.0, 1.0)
 
 
 def _inside(d: np.ndarray, size: int) -> np.ndarray:
     """Soft indicator of ``d > 0``."""
-    return np.clip(d * size + 0.5, 0.0, 1.0)
+    return _clip(d * size + 0.5, 0.0, 1.0)
 
 
 def _line(d: np.ndarray, size: int, width_px: float = 1.0) -> np.ndarray:
     """Soft thin line where ``d == 0``; at least one pixel wide at any size."""
-    return np.clip(1.0 - np.abs(d) * size / max(width_px, 0.75), 0.0, 1.0)
+    return _clip(1.0 - np.abs(d) * size / max(width_px, 0.75), 0.0, 1.0)
 
 
 def render_item(seed: int, index: int, size: int = 128) -> CatalogItem:
@@ -178,13 +183,13 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
 
     # --- shading: cylinders lit from the upper left; the same normal gives the depth --------------------
     side = np.where(x < 0, -1.0, 1.0).astype(np.float32)
-    s_t = np.clip(x / torso_half, -1.0, 1.0)
-    s_l = np.clip(s_leg * side, -1.0, 1.0)  # signed in image x
-    blend = np.clip((y - g.crotch_y) / 0.05, 0.0, 1.0)
+    s_t = _clip(x / torso_half, -1.0, 1.0)
+    s_l = _clip(s_leg * side, -1.0, 1.0)  # signed in image x
+    blend = _clip((y - g.crotch_y) / 0.05, 0.0, 1.0)
     s = s_t * (1.0 - blend) + s_l * blend
-    nz = np.sqrt(np.clip(1.0 - s * s, 0.0, 1.0))
+    nz = np.sqrt(_clip(1.0 - s * s, 0.0, 1.0))
     radius = torso_half * (1.0 - blend) + leg_w * blend
-    light = np.clip(0.78 * nz - 0.30 * s + 0.05, 0.0, 1.0)
+    light = _clip(0.78 * nz - 0.30 * s + 0.05, 0.0, 1.0)
     shade = 0.50 + 0.43 * light
 
     # horizontal wrinkles where fabric gathers: behind the knee and, on long hems, above the hem
@@ -249,7 +254,7 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
         in_rows = (py >= 0) & (py < 1)
         th = torso_half[sl]
         if attrs.type == "jeans":
-            opening = th - 0.075 * np.sqrt(np.clip(1.0 - py, 0.0, 1.0))  # scooped opening
+            opening = th - 0.075 * np.sqrt(_clip(1.0 - py, 0.0, 1.0))  # scooped opening
         else:
             opening = th - 0.06 * (1.0 - py)  # slanted opening
         part[sl][in_rows & (ax > opening) & (ax < th)] = _PART["pocket"]
@@ -282,7 +287,7 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
             _line(ys - top_p, size) + _line(ys - bot_p, size) + _line(ys - (top_p + 0.035), size)
         ) * across
         edge += (_line(so + 0.05, size * lw) + _line(so - 0.9, size * lw)) * rows_in
-        ink[sl] += np.clip(edge, 0, 1) * 0.65
+        ink[sl] += _clip(edge, 0, 1) * 0.65
         shade[sl] *= np.where(rows_in & across & (ys < top_p + 0.035), 1.06, 1.0)
         shine[sl] += (np.hypot(np.abs(so - 0.42) * lw, ys - (top_p + 0.022)) < 0.007) * 0.35
 
@@ -338,22 +343,20 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
             shade[sl] = np.where(hole, 0.8 + 0.2 * threads, shade[sl])
 
     # --- compose -----------------------------------------------------------------------------------------
-    shade = shade * (1.0 - 0.45 * np.clip(ink, 0.0, 1.0))
+    shade = shade * (1.0 - 0.45 * _clip(ink, 0.0, 1.0))
     white = np.array([0.93, 0.91, 0.87], np.float32)
     garment = base.astype(np.float32) * (shade * (1.0 - lift))[..., None] + white * (shade * lift)[..., None]
     if stitch.any():
         gold = np.array([0.86, 0.62, 0.26], np.float32)
-        st = np.clip(stitch, 0, 1)[..., None] * 0.85
+        st = _clip(stitch, 0, 1)[..., None] * 0.85
         garment = garment * (1.0 - st) + gold * st * shade[..., None]
     if shine.any():
-        metal = (
-            np.array([0.80, 0.74, 0.58], np.float32) if attrs.type == "jeans" else np.clip(base * 1.2, 0, 1)
-        )
-        sh = np.clip(shine, 0, 1)[..., None]
+        metal = np.array([0.80, 0.74, 0.58], np.float32) if attrs.type == "jeans" else _clip(base * 1.2, 0, 1)
+        sh = _clip(shine, 0, 1)[..., None]
         garment = garment * (1.0 - sh) + metal.astype(np.float32) * (0.7 + 0.3 * nz[..., None]) * sh
     a = alpha[..., None]
     image = _background(size) * (1.0 - a) + garment * a
-    image_u8 = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    image_u8 = (_clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
     fg = alpha > 0.5
     mask = np.where(fg, part, 0).astype(np.uint8)
@@ -366,22 +369,23 @@ def _keypoints(g: Garment, leg_c, leg_w, rows, mask, size: int) -> np.ndarray:
     """(K, 3) x, y, v in pixels for :data:`KEYPOINTS`, nudged half a pixel inside the garment."""
     inset = 1.0 / size
 
-    def at(yv: float, arr) -> float:
-        return float(np.interp(yv, rows, arr))
-
     hem = g.hem_y - inset
     wt = g.top + inset
     wx = float(g.torso_half(np.array([wt]))[0]) - inset
+    (c_knee, c_hem), (_, w_hem) = (
+        np.interp([g.knee_y, hem], rows, leg_c),
+        np.interp([g.knee_y, hem], rows, leg_w),
+    )
     pts = {
         "waist_left": (-wx, wt),
         "waist_right": (wx, wt),
         "crotch": (0.0, g.crotch_y - inset),
-        "knee_left": (-at(g.knee_y, leg_c), g.knee_y),
-        "knee_right": (at(g.knee_y, leg_c), g.knee_y),
-        "hem_left_outer": (-(at(hem, leg_c) + at(hem, leg_w)) + inset, hem),
-        "hem_left_inner": (-(at(hem, leg_c) - at(hem, leg_w)) - inset, hem),
-        "hem_right_inner": (at(hem, leg_c) - at(hem, leg_w) + inset, hem),
-        "hem_right_outer": (at(hem, leg_c) + at(hem, leg_w) - inset, hem),
+        "knee_left": (-c_knee, g.knee_y),
+        "knee_right": (c_knee, g.knee_y),
+        "hem_left_outer": (-(c_hem + w_hem) + inset, hem),
+        "hem_left_inner": (-(c_hem - w_hem) - inset, hem),
+        "hem_right_inner": (c_hem - w_hem + inset, hem),
+        "hem_right_outer": (c_hem + w_hem - inset, hem),
     }
     out = np.zeros((len(KEYPOINTS), 3), np.float32)
     for k, name in enumerate(KEYPOINTS):
@@ -389,6 +393,6 @@ def _keypoints(g: Garment, leg_c, leg_w, rows, mask, size: int) -> np.ndarray:
         px, py = (nx + 0.5) * size, ny * size
         if name.startswith("knee") and g.knee_y > g.hem_y - 0.01:
             continue  # the knee is below the hem: not on the garment, not labeled
-        ix, iy = int(np.clip(px, 0, size - 1)), int(np.clip(py, 0, size - 1))
+        ix, iy = int(_clip(px, 0, size - 1)), int(_clip(py, 0, size - 1))
         out[k] = (px, py, 2.0 if mask[iy, ix] > 0 else 1.0)
     return out
