@@ -13,7 +13,7 @@ from gan_studio.metrics.report import write_report
 
 def _pin_to_one_core() -> bool:
     try:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
         return True
     except (AttributeError, OSError):
         return False
@@ -50,8 +50,10 @@ def bench_catalog_command(args) -> int:
         [
             "# Built-in catalog: rendering speed",
             "",
-            f"Command: `gan-studio bench catalog --n {args.n}`. One process pinned to one core: {pinned}. "
-            "Each item is the full record: image, part mask, keypoints, depth, title and attributes.",
+            (
+                f"Command: `gan-studio bench catalog --n {args.n}`. One process pinned to one core: {pinned}. "
+                "Each item is the full record: image, part mask, keypoints, depth, title and attributes."
+            ),
             "",
             "| size (px) | items/s (best run) | items/s (worst run) | items x runs |",
             "|---|---|---|---|",
