@@ -1,0 +1,78 @@
+"""Screenshots of the app, for the docs: ``python -m gan_studio.qt.screenshot docs/screenshots/main_window.png``.
+
+Runs offscreen when no display is set, with settings in a temporary folder so the user's own are not touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
+
+
+def grab_window(path: str | Path, window: QWidget | None = None) -> Path:
+    """Save a PNG of ``window`` (default: the first visible main window) at ``path``; returns the path."""
+    if window is None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMainWindow) and w.isVisible()]
+        if not windows:
+            raise RuntimeError("there is no visible main window to grab")
+        window = windows[0]
+    QApplication.processEvents()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path), "PNG"):
+        raise OSError(f"could not write the screenshot {path}")
+    return path
+
+
+def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512, row: int = 5) -> Path:
+    """The main window on the built-in catalog with item ``row`` selected and its parts overlay shown."""
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from gan_studio.qt.app import make_application
+    from gan_studio.qt.bridge import WorkerBridge
+    from gan_studio.qt.main_window import MainWindow
+
+    app = make_application(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as settings_dir:
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+        bridge = WorkerBridge("cpu")
+        window = MainWindow(bridge, builtin_count=count, show_dialogs=False)
+        window.resize(1280, 820)
+        window.show()
+        loop = QEventLoop()
+        catalog = window.catalog
+
+        def loaded(_n: int) -> None:
+            catalog.select_row(row)
+
+        def shown(_index: int) -> None:
+            catalog.detail.set_overlay("parts")
+            QTimer.singleShot(600, loop.quit)  # let the status bar settle
+
+        catalog.loadingFinished.connect(loaded)
+        catalog.detailShown.connect(shown)
+        QTimer.singleShot(120_000, loop.quit)
+        catalog.open_builtin(seed)
+        loop.exec()
+        out = grab_window(path, window)
+        window.close()
+        bridge.shutdown()
+    app.processEvents()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = args[0] if args else "docs/screenshots/main_window.png"
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    print(main_window_screenshot(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Shared test set-up.
+
+GUI tests run offscreen: the platform must be chosen before any Qt module is imported, so it is set here, at the
+top of the first file pytest imports. Qt settings are redirected into each test's temporary folder so that tests
+never read or write the user's real settings. Nothing here imports Qt: the core tests must run without it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_qsettings(tmp_path):
+    """Point QSettings (INI and native formats, user and system scope) at ``tmp_path/settings``."""
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is None:  # a test that does not use Qt: leave it unimported
+        yield None
+        return
+    QSettings = qtcore.QSettings
+    folder = tmp_path / "settings"
+    folder.mkdir(exist_ok=True)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(fmt, scope, str(folder))
+    yield folder
