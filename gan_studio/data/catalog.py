@@ -228,7 +228,7 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
     ink[sl] += _line(ys - wb_bottom, size) * inside_t * 0.6
     if attrs.type == "joggers":
         rib = 0.5 + 0.5 * np.sin(x * size * 2.4)
-        shade[sl] *= np.where((ys >= g.top) & (ys < wb_bottom), 0.93 + 0.07 * rib, 1.0)
+        shade[sl] *= np.where((ys >= g.top) & (ys < wb_bottom), 0.82 + 0.18 * rib, 1.0)
 
     if attrs.type in _HAS_FLY:
         fly_bottom = g.crotch_y - 0.03
@@ -314,7 +314,7 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
             shine[sl] += (np.hypot(cord, ys - (wb_bottom + 0.07)) < 0.008) * 0.5
 
     # cuffs: ribbed on joggers, a turned-up band when "cuffed"
-    cuff_h = 0.035 if attrs.type == "joggers" else (0.03 if "cuffed" in attrs.details else 0.0)
+    cuff_h = 0.045 if attrs.type == "joggers" else (0.03 if "cuffed" in attrs.details else 0.0)
     if cuff_h > 0:
         sl = _rows(g.hem_y - cuff_h, g.hem_y, size)
         on_leg = leg_a[sl] > 0.5
@@ -322,7 +322,7 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
         part[sl][in_cuff] = _PART["cuff"]
         ink[sl] += _line(y[sl] - (g.hem_y - cuff_h), size) * on_leg * 0.7
         if attrs.type == "joggers":
-            shade[sl] *= np.where(in_cuff, 0.9 + 0.08 * (0.5 + 0.5 * np.sin(x * size * 2.4)), 1.0)
+            shade[sl] *= np.where(in_cuff, 0.8 + 0.2 * (0.5 + 0.5 * np.sin(x * size * 2.4)), 1.0)
         else:
             shade[sl] *= np.where(in_cuff, 1.05, 1.0)
 
@@ -343,7 +343,11 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
             shade[sl] = np.where(hole, 0.8 + 0.2 * threads, shade[sl])
 
     # --- compose -----------------------------------------------------------------------------------------
-    shade = shade * (1.0 - 0.45 * _clip(ink, 0.0, 1.0))
+    # seams darken light fabrics and catch the light on dark ones, so they read on black and navy too
+    ink = _clip(ink, 0.0, 1.0)
+    dark = float(_clip((0.3 - float(base @ np.array([0.2126, 0.7152, 0.0722]))) / 0.2, 0.0, 1.0))
+    lift = lift + ink * (0.32 * dark)
+    shade = shade * (1.0 - 0.45 * (1.0 - dark) * ink)
     white = np.array([0.93, 0.91, 0.87], np.float32)
     garment = base.astype(np.float32) * (shade * (1.0 - lift))[..., None] + white * (shade * lift)[..., None]
     if stitch.any():

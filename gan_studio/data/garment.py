@@ -49,7 +49,8 @@ class Garment:
     knee_w: float
     hem_w: float  # half width at a full-length hem (evaluated at hem_y through the profile)
     flare: bool
-    splay: float  # how far each leg's center moves outwards from crotch to a full-length hem
+    splay: float
+    gathered: bool = False  # the leg narrows into an elastic cuff at the hem (joggers)  # how far each leg's center moves outwards from crotch to a full-length hem
 
     def torso_half(self, y: np.ndarray) -> np.ndarray:
         """Half width of the torso band at rows ``y`` (valid for top <= y <= crotch_y)."""
@@ -91,7 +92,11 @@ class Garment:
         if self.flare:
             t3 = t3**1.6
         lower = self.knee_w + (self.hem_w - self.knee_w) * t3
-        return np.where(y < thigh_y, upper, np.where(y < self.knee_y, mid, lower))
+        w = np.where(y < thigh_y, upper, np.where(y < self.knee_y, mid, lower))
+        if self.gathered:
+            t4 = np.clip((y - (self.hem_y - 0.075)) / 0.035, 0.0, 1.0)
+            w = w * (1.0 - 0.3 * t4 * t4 * (3.0 - 2.0 * t4))
+        return w
 
 
 def build_garment(attrs: Attributes, rng: np.random.Generator) -> Garment:
@@ -136,4 +141,5 @@ def build_garment(attrs: Attributes, rng: np.random.Generator) -> Garment:
         hem_w=hem_w,
         flare=attrs.fit == "bootcut",
         splay=splay,
+        gathered=attrs.type == "joggers",
     )
