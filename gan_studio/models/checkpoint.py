@@ -1,0 +1,326 @@
+"""Checkpoint I/O: safetensors weights, a JSON manifest next to them, and a short model card.
+
+A checkpoint ``NAME.safetensors`` always travels with ``NAME.json`` (format version, architecture, config needed to
+rebuild the model, sha256 of the weights file, how it was trained, on what data, with what results) and optionally
+``NAME.md`` (a model card for people). Loading checks all of it and refuses, with one clear sentence, anything that
+is not such a checkpoint. Pickle-based files (``.pt``, ``torch.save`` zips, raw pickles) are recognized and refused
+without ever being unpickled: this module never calls ``torch.load`` or ``pickle.load``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+FORMAT_VERSION = 1
+WEIGHTS_SUFFIX = ".safetensors"
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
+
+# What pickle-based files start with: a pickle protocol >= 2 opcode, or the zip container of torch.save.
+_PICKLE_PROTO = b"\x80"
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be trusted or used; the message is one sentence for the user."""
+
+
+def manifest_path(path: str | os.PathLike) -> Path:
+    """``NAME.json`` next to ``NAME.safetensors``."""
+    return _weights_path(path).with_suffix(".json")
+
+
+def card_path(path: str | os.PathLike) -> Path:
+    """``NAME.md`` next to ``NAME.safetensors``."""
+    return _weights_path(path).with_suffix(".md")
+
+
+def _weights_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    # Accept the manifest's path too: it names the same checkpoint.
+    return p.with_suffix(WEIGHTS_SUFFIX) if p.suffix == ".json" else p
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
+        return obj.item()
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    state_dict: Mapping[str, torch.Tensor],
+    path: str | os.PathLike,
+    *,
+    architecture: str,
+    config: Mapping[str, Any],
+    training: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    card: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``path`` (``NAME.safetensors``), its manifest ``NAME.json`` and, if given, the card ``NAME.md``.
+
+    ``config`` must be what the architecture's builder needs to rebuild the module; ``training`` says how it was
+    trained (command, seed, steps, wall_time_s, ...), ``data`` on what, ``metrics`` with what results; ``extra`` is
+    free JSON for resumable training state. Each file is written to a temporary file and moved into place, so a
+    crash never leaves a half-written file under the final name (a crash between the files leaves a manifest whose
+    hash does not match, which loading refuses). Returns the weights path.
+    """
+    path = Path(path)
+    if path.suffix != WEIGHTS_SUFFIX:
+        raise CheckpointError(f"checkpoint path {path} must end in {WEIGHTS_SUFFIX}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for key, value in state_dict.items():
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"state entry {key!r} is a {type(value).__name__}, not a tensor")
+        # clone: safetensors refuses tensors that share memory (tied weights, views).
+        tensors[key] = value.detach().to("cpu").contiguous().clone()
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={"format": "gan_studio", "architecture": architecture})
+        digest = file_sha256(tmp)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "architecture": architecture,
+            "config": dict(config),
+            "weights": path.name,
+            "sha256": digest,
+            "training": dict(training or {}),
+            "data": dict(data or {}),
+            "metrics": dict(metrics or {}),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "torch_version": torch.__version__,
+        }
+        if extra is not None:
+            manifest["extra"] = dict(extra)
+        text = json.dumps(manifest, indent=2, default=_json_default) + "\n"
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _atomic_write_bytes(manifest_path(path), text.encode("utf-8"))
+    if card is not None:
+        _atomic_write_bytes(card_path(path), card.encode("utf-8"))
+    return path
+
+
+def _refuse_pickle(path: Path) -> None:
+    raise CheckpointError(
+        f"{path} is a pickle/PyTorch file; gan_studio only loads .safetensors checkpoints with a JSON manifest "
+        "and never unpickles files"
+    )
+
+
+def _check_weights_file(path: Path) -> None:
+    """Refuse pickles and anything that is not a complete safetensors file, reading only the header."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        _refuse_pickle(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint file at {path}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if head.startswith((_PICKLE_PROTO, _ZIP_MAGIC)):
+            _refuse_pickle(path)
+        if len(head) < 8:
+            raise CheckpointError(f"{path} is truncated or not a safetensors file (only {size} bytes)")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > _MAX_HEADER or 8 + header_len > size:
+            raise CheckpointError(
+                f"{path} is truncated or not a safetensors file (its header runs past the end)"
+            )
+        raw = f.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+        raise CheckpointError(f"{path} is not a safetensors file (its header is not valid)") from None
+    if 8 + header_len + max(ends, default=0) > size:
+        raise CheckpointError(f"{path} is truncated: its tensors run past the end of the file")
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """The manifest of the checkpoint at ``path`` (the ``.safetensors`` or the ``.json``), checked for shape only.
+
+    Does not read or hash the weights; use :func:`load_checkpoint` for that.
+    """
+    weights = _weights_path(path)
+    if weights.suffix.lower() in PICKLE_SUFFIXES:
+        _refuse_pickle(weights)
+    mpath = manifest_path(weights)
+    if not mpath.is_file():
+        raise CheckpointError(
+            f"{weights} has no manifest {mpath.name} next to it; gan_studio only loads checkpoints it can verify"
+        )
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"the manifest {mpath} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"the manifest {mpath} is not a JSON object")
+    missing = [k for k in ("format_version", "architecture", "config", "sha256") if k not in manifest]
+    if missing:
+        raise CheckpointError(f"the manifest {mpath} lacks {', '.join(missing)}")
+    version = manifest["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(
+            f"the manifest {mpath} has format version {version!r}; this gan_studio reads up to {FORMAT_VERSION}"
+        )
+    if not isinstance(manifest["config"], dict):
+        raise CheckpointError(f"the manifest {mpath} has a config that is not a JSON object")
+    return manifest
+
+
+def load_checkpoint(
+    path: str | os.PathLike, *, architecture: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load ``NAME.safetensors`` after verifying its manifest, hash and (if given) architecture.
+
+    Returns ``(state_dict, manifest)`` with CPU tensors. Raises :class:`CheckpointError` with one sentence for
+    pickle/PyTorch files (never unpickled), missing or malformed manifests, hash or architecture mismatches, and
+    truncated or corrupt weights.
+    """
+    weights = _weights_path(path)
+    _check_weights_file(weights)
+    manifest = read_manifest(weights)
+    if architecture is not None and manifest["architecture"] != architecture:
+        raise CheckpointError(
+            f"{weights} holds a {manifest['architecture']!r} model, not the {architecture!r} expected here"
+        )
+    if file_sha256(weights) != manifest["sha256"]:
+        raise CheckpointError(
+            f"{weights} does not match the sha256 in its manifest; the file was changed or damaged"
+        )
+    try:
+        state = load_file(weights)
+    except (safetensors.SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{weights} is corrupt and cannot be read ({exc})") from None
+    return state, manifest
+
+
+def load_model(
+    path: str | os.PathLike,
+    architecture: str,
+    build: Callable[[dict], nn.Module],
+    *,
+    device: str | torch.device | None = None,
+) -> tuple[nn.Module, dict]:
+    """Build a module from the manifest's config with ``build(config)`` and load the weights strictly.
+
+    Returns ``(model, manifest)`` with the model in eval mode. Missing, unexpected or misshapen weights raise
+    :class:`CheckpointError`.
+    """
+    state, manifest = load_checkpoint(path, architecture=architecture)
+    try:
+        model = build(dict(manifest["config"]))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"the manifest of {path} has a config this {architecture!r} cannot use ({exc})"
+        ) from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {_few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {_few(unexpected)}")
+        raise CheckpointError(
+            f"the weights in {path} do not fit the {architecture!r} model: {'; '.join(parts)}"
+        )
+    bad = [k for k, v in state.items() if tuple(v.shape) != tuple(expected[k].shape)]
+    if bad:
+        raise CheckpointError(f"the weights in {path} have the wrong shape for {_few(bad)}")
+    model.load_state_dict(state, strict=True)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, manifest
+
+
+def _few(keys: list[str], n: int = 3) -> str:
+    shown = ", ".join(keys[:n])
+    return shown + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def optimizer_to_tensors(
+    state: Mapping[str, Any], prefix: str = "optimizer."
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Flatten ``optimizer.state_dict()`` into safetensors-ready tensors plus JSON-able metadata.
+
+    Tensors are named ``{prefix}{param_index}.{key}``; non-tensor per-parameter values and the param groups go into
+    the metadata. :func:`optimizer_from_tensors` inverts it.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, per_param in state["state"].items():
+        for key, value in per_param.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}{index}.{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    meta = {
+        "param_groups": json.loads(json.dumps(state["param_groups"], default=_json_default)),
+        "scalars": scalars,
+    }
+    return tensors, meta
+
+
+def optimizer_from_tensors(
+    tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any], prefix: str = "optimizer."
+) -> dict:
+    """Rebuild an ``optimizer.state_dict()`` from :func:`optimizer_to_tensors`' output."""
+    per: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if not name.startswith(prefix):
+            continue
+        index, key = name[len(prefix) :].split(".", 1)
+        per.setdefault(int(index), {})[key] = value
+    for index, values in meta.get("scalars", {}).items():
+        per.setdefault(int(index), {}).update(values)
+    return {"state": per, "param_groups": [dict(g) for g in meta["param_groups"]]}

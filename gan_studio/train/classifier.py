@@ -1,0 +1,623 @@
+"""Training of the attribute classifier: `gan-studio train classifier`.
+
+Data. ``--data builtin`` renders catalog items with seed :data:`TRAIN_SEED`, indices ``[0, train_items)``; held-out
+evaluation uses seed :data:`HELDOUT_SEED`, which training never sees. Items are rendered at twice the network's
+input size and area-downsampled to it (anti-aliased edges, like a photo scaled down), then kept as one uint8 tensor
+in memory and cached in the run folder (``train_items.npz``) so a resumed run does not render again. The cache stores
+color *words*; their color-table clusters are looked up on every start, so a rebuilt table never mislabels.
+``--data DIR`` reads a catalog folder; a fixed 10% of its items (by a seeded permutation) is held out.
+
+Recipe. Sum of cross-entropies over the heads, AdamW, linear warm-up then cosine decay, and augmentation that keeps
+every attribute: a translation of a few pixels (edges replicated, i.e. background) and horizontal flips (the legs
+are mirror images). No color jitter: color is one of the labels.
+
+Resuming. Every ``checkpoint_every`` steps (and on Ctrl-C) the model and optimizer state go to
+``OUT/checkpoint.safetensors`` + ``OUT/checkpoint.json``; a new run with the same ``--out`` continues from there,
+also when asked for more steps. Batches and augmentation are drawn from a generator seeded by (seed, step), so a
+resumed run draws the same batches an uninterrupted one would. The loss log is ``OUT/log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gan_studio.data.attributes import CLASSIFIER_HEADS, COLOR_WORDS, FITS, GENDERS, LENGTHS, TYPES
+from gan_studio.data.item import CatalogItem
+from gan_studio.models.checkpoint import (
+    CheckpointError,
+    file_sha256,
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+)
+from gan_studio.models.classifier import (
+    ARCHITECTURE,
+    AttributeClassifier,
+    ClassifierConfig,
+    encode_attributes,
+    images_to_tensor,
+)
+from gan_studio.train.progress import ProgressBar
+
+TRAIN_SEED = 0
+HELDOUT_SEED = 1
+STATE_ARCHITECTURE = "attribute-classifier-train-state"
+CHECKPOINT_NAME = "checkpoint.safetensors"
+FINAL_NAME = "classifier.safetensors"
+LOG_NAME = "log.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimization settings; the network's own settings are a :class:`ClassifierConfig`."""
+
+    steps: int = 2500
+    batch: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: int = 100
+    train_items: int = 6000
+    eval_items: int = 1000
+    translate: float = 0.05  # max shift as a fraction of the input size
+    flip: bool = True
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 10
+
+    @classmethod
+    def tiny(cls) -> TrainConfig:
+        return cls(steps=6, batch=8, warmup=2, train_items=24, eval_items=8, checkpoint_every=3, log_every=2)
+
+
+TINY_MODEL = ClassifierConfig(in_size=32, width=8)
+
+
+@dataclass
+class TrainResult:
+    model: AttributeClassifier
+    step: int
+    wall_time_s: float
+    resumed_from: int
+    last_loss: float | None
+
+
+# ----------------------------------------------------------------------------------------------------- data
+
+
+def _resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: padded to a square with its edge pixels, then resized."""
+    h, w = image.shape[:2]
+    t = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)[None].float()
+    if h != w:
+        d = abs(h - w)
+        pad = (d // 2, d - d // 2, 0, 0) if h > w else (0, 0, d // 2, d - d // 2)
+        t = F.pad(t, pad, mode="replicate")
+    s = t.shape[-1]
+    if s > size:
+        t = F.interpolate(t, size=(size, size), mode="area")
+    elif s < size:
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _attribute_indices(item: CatalogItem) -> list[int]:
+    """Labels with the color as an index into COLOR_WORDS (mapped to clusters later)."""
+    a = item.attributes
+    if a is None:
+        raise ValueError(f"catalog item {item.id} has no attributes; the classifier needs labeled items")
+    return [
+        TYPES.index(a.type),
+        GENDERS.index(a.gender),
+        COLOR_WORDS.index(a.color),
+        LENGTHS.index(a.length),
+        FITS.index(a.fit),
+    ]
+
+
+def render_labeled(
+    seed: int, n: int, size: int, *, start: int = 0, progress: bool = False, label: str = "render"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render built-in items ``seed, [start, start + n)`` at ``2 * size``, area-downsample to ``size``.
+
+    Returns images (n, size, size, 3) uint8 and labels (n, 5) int64 in :data:`CLASSIFIER_HEADS` order with the
+    color column holding an index into :data:`COLOR_WORDS` (see :func:`color_words_to_clusters`).
+    """
+    from gan_studio.data.catalog import render_item
+
+    images = np.empty((n, size, size, 3), np.uint8)
+    labels = np.empty((n, len(CLASSIFIER_HEADS)), np.int64)
+    bar = ProgressBar(n, label, enabled=progress)
+    for i in range(n):
+        item = render_item(seed, start + i, 2 * size)
+        images[i] = _resize_uint8(item.image, size)
+        labels[i] = _attribute_indices(item)
+        bar.update(i + 1)
+    bar.close()
+    return images, labels
+
+
+def _renderer_fingerprint(size: int) -> str:
+    """Hash of one rendered item: a changed renderer invalidates the cache."""
+    from gan_studio.data.catalog import render_item
+
+    return hashlib.sha256(
+        np.ascontiguousarray(render_item(TRAIN_SEED, 0, 2 * size).image).tobytes()
+    ).hexdigest()
+
+
+def cached_render(
+    cache: Path, seed: int, n: int, size: int, *, progress: bool = False, label: str = "render"
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`render_labeled`, read from / written to the ``.npz`` ``cache`` when it matches the request."""
+    meta = {
+        "seed": seed,
+        "n": n,
+        "size": size,
+        "render_size": 2 * size,
+        "renderer": _renderer_fingerprint(size),
+        # The labels are indices into these lists; a reordered vocabulary must not reuse them.
+        "vocabulary": hashlib.sha256(repr((TYPES, GENDERS, COLOR_WORDS, LENGTHS, FITS)).encode()).hexdigest(),
+    }
+    if cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as z:
+                if json.loads(str(z["meta"])) == meta:
+                    return z["images"], z["labels"]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale cache: render again
+    images, labels = render_labeled(seed, n, size, progress=progress, label=label)
+    tmp = cache.with_name(cache.stem + ".tmp.npz")
+    np.savez(tmp, images=images, labels=labels, meta=np.array(json.dumps(meta)))
+    tmp.replace(cache)
+    return images, labels
+
+
+def color_words_to_clusters(labels: np.ndarray, cluster_of: Callable[[str], int]) -> np.ndarray:
+    """Replace the color column (COLOR_WORDS indices) with color-table clusters."""
+    lut = np.array([int(cluster_of(w)) for w in COLOR_WORDS], np.int64)
+    out = labels.copy()
+    c = CLASSIFIER_HEADS.index("color")
+    out[:, c] = lut[labels[:, c]]
+    return out
+
+
+def items_to_arrays(
+    items: Sequence[CatalogItem], size: int, cluster_of: Callable[[str], int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Catalog items of any size -> images (n, size, size, 3) uint8 and labels (n, 5) with color clusters."""
+    images = np.empty((len(items), size, size, 3), np.uint8)
+    labels = np.empty((len(items), len(CLASSIFIER_HEADS)), np.int64)
+    for i, item in enumerate(items):
+        if item.attributes is None:
+            raise ValueError(f"catalog item {item.id} has no attributes; the classifier needs labeled items")
+        images[i] = _resize_uint8(item.image, size)
+        labels[i] = encode_attributes(item.attributes, cluster_of(item.attributes.color))
+    return images, labels
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, translate: int, flip: bool) -> torch.Tensor:
+    """Shift each image by up to ``translate`` pixels (edges replicated) and mirror half of them."""
+    n, _, h, w = x.shape
+    if translate > 0:
+        p = translate
+        padded = F.pad(x, (p, p, p, p), mode="replicate")
+        offsets = torch.randint(0, 2 * p + 1, (n, 2), generator=gen).tolist()
+        x = torch.stack([padded[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(offsets)])
+    if flip:
+        mirror = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
+    return x
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 2% of ``lr`` at ``steps``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    span = max(1, cfg.steps - cfg.warmup)
+    t = min(1.0, (step - cfg.warmup) / span)
+    return cfg.lr * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * t)))
+
+
+def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _save_state(
+    path: Path, model, opt, step: int, wall: float, cfg: TrainConfig, mcfg: ClassifierConfig
+) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
+    tensors.update(opt_tensors)
+    save_checkpoint(
+        tensors,
+        path,
+        architecture=STATE_ARCHITECTURE,
+        config={"model": mcfg.to_dict(), "train": asdict(cfg)},
+        training={"step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
+        extra={"step": step, "wall_time_s": wall, "optimizer": opt_meta},
+    )
+
+
+def _load_state(path: Path, model, opt, mcfg: ClassifierConfig) -> tuple[int, float]:
+    state, manifest = load_checkpoint(path, architecture=STATE_ARCHITECTURE)
+    saved = manifest["config"].get("model")
+    if saved != mcfg.to_dict():
+        raise CheckpointError(
+            f"{path} was trained with a different network ({saved}); use a new --out folder or the same settings"
+        )
+    extra = manifest.get("extra") or {}
+    try:
+        model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
+        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizer"]))
+        return int(extra["step"]), float(extra["wall_time_s"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a usable training checkpoint ({exc})") from None
+
+
+def _train_step(model, opt, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:
+    """One AdamW step on the summed cross-entropies; returns the per-head losses (detached)."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    logits = model(x)
+    losses = torch.stack([F.cross_entropy(logits[h], y[:, j]) for j, h in enumerate(CLASSIFIER_HEADS)])
+    opt.zero_grad(set_to_none=True)
+    losses.sum().backward()
+    opt.step()
+    return losses.detach()
+
+
+def train_loop(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    cfg: TrainConfig,
+    model_config: ClassifierConfig,
+    out: Path,
+    *,
+    progress: bool = True,
+) -> TrainResult:
+    """Train on images (N, S, S, 3) uint8 with labels (N, 5) int64 (heads in :data:`CLASSIFIER_HEADS` order).
+
+    Resumes from ``out/checkpoint.safetensors`` when present; writes it every ``cfg.checkpoint_every`` steps, at the
+    end and on Ctrl-C; appends the loss to ``out/log.jsonl``. Returns the model in eval mode.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images_t = torch.as_tensor(images)
+    labels_t = torch.as_tensor(labels, dtype=torch.long)
+    if images_t.ndim != 4 or images_t.dtype != torch.uint8 or images_t.shape[-1] != 3:
+        raise ValueError(f"expected (N, H, W, 3) uint8 images, got {tuple(images_t.shape)} {images_t.dtype}")
+    if labels_t.shape != (images_t.shape[0], len(CLASSIFIER_HEADS)):
+        raise ValueError(f"expected labels of shape ({images_t.shape[0]}, {len(CLASSIFIER_HEADS)})")
+    sizes = model_config.head_sizes()
+    for j, head in enumerate(CLASSIFIER_HEADS):
+        if labels_t.numel() and (labels_t[:, j].min() < 0 or labels_t[:, j].max() >= sizes[head]):
+            raise ValueError(f"{head} labels fall outside [0, {sizes[head]})")
+
+    torch.manual_seed(cfg.seed)
+    model = AttributeClassifier(model_config)
+    opt = _make_optimizer(model, cfg)
+    ckpt = out / CHECKPOINT_NAME
+    step, wall = 0, 0.0
+    if ckpt.exists():
+        step, wall = _load_state(ckpt, model, opt, model_config)
+    resumed_from = step
+    translate = round(cfg.translate * images_t.shape[1])
+    n = images_t.shape[0]
+
+    model.train()
+    bar = ProgressBar(cfg.steps, "train classifier", start=step, enabled=progress)
+    t_start = time.monotonic()
+    running: list[torch.Tensor] = []
+    last_loss: float | None = None
+    with open(out / LOG_NAME, "a", encoding="utf-8") as log:
+        try:
+            while step < cfg.steps:
+                gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+                idx = torch.randint(0, n, (cfg.batch,), generator=gen)
+                x = augment(images_to_tensor(images_t[idx]), gen, translate, cfg.flip)
+                lr = lr_at(step, cfg)
+                running.append(_train_step(model, opt, x, labels_t[idx], lr))
+                step += 1
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    mean = torch.stack(running).mean(0)
+                    running.clear()
+                    last_loss = float(mean.sum())
+                    record = {
+                        "step": step,
+                        "loss": round(last_loss, 5),
+                        "lr": lr,
+                        "wall_time_s": round(wall + time.monotonic() - t_start, 2),
+                    }
+                    record.update({f"loss_{h}": round(float(v), 5) for h, v in zip(CLASSIFIER_HEADS, mean)})
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                bar.update(step, f"loss {last_loss:.3f}" if last_loss is not None else "")
+                if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                    _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
+        except KeyboardInterrupt:
+            _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
+            raise
+        finally:
+            bar.close()
+    wall += time.monotonic() - t_start
+    if step > resumed_from or not ckpt.exists():
+        _save_state(ckpt, model, opt, step, wall, cfg, model_config)
+    if last_loss is None:
+        last_loss = _last_logged_loss(out / LOG_NAME)
+    model.eval()
+    return TrainResult(model, step, wall, resumed_from, last_loss)
+
+
+def _last_logged_loss(path: Path) -> float | None:
+    """The loss of the last line of a run's log (a run resumed after it finished trains no step of its own)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return float(json.loads(lines[-1])["loss"]) if lines else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+
+def evaluate_classifier(
+    model: AttributeClassifier,
+    data: Sequence[CatalogItem] | tuple[np.ndarray | torch.Tensor, np.ndarray | torch.Tensor | dict],
+    *,
+    cluster_of: Callable[[str], int] | None = None,
+    batch: int = 128,
+) -> dict[str, float]:
+    """Accuracy per head (fraction in [0, 1]).
+
+    ``data`` is either ``(images, labels)`` — images (N, H, W, 3) uint8 or (N, 3, H, W) float in [-1, 1], labels
+    (N, 5) in :data:`CLASSIFIER_HEADS` order or a dict head -> (N,) — or a sequence of catalog items with attributes,
+    whose color words are mapped with ``cluster_of`` (default: the shipped color table).
+    """
+    if isinstance(data, tuple):
+        images, labels = data
+        x = images_to_tensor(images)
+        if isinstance(labels, dict):
+            y = {h: torch.as_tensor(np.asarray(labels[h]), dtype=torch.long) for h in CLASSIFIER_HEADS}
+        else:
+            lab = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+            y = {h: lab[:, j] for j, h in enumerate(CLASSIFIER_HEADS)}
+    else:
+        if cluster_of is None:
+            from gan_studio.data.colortable import ColorTable
+
+            cluster_of = ColorTable.load().cluster_of
+        arr, lab = items_to_arrays(list(data), model.config.in_size, cluster_of)
+        x = images_to_tensor(arr)
+        y = {h: torch.as_tensor(lab[:, j]) for j, h in enumerate(CLASSIFIER_HEADS)}
+    if x.shape[0] == 0:
+        raise ValueError("no items to evaluate the classifier on")
+    pred = model.predict(x, batch=batch)
+    return {h: float((pred[h].cpu() == y[h]).float().mean()) for h in CLASSIFIER_HEADS}
+
+
+def majority_baseline(labels: np.ndarray) -> dict[str, float]:
+    """Accuracy of always answering the most common class, per head (what chance looks like here)."""
+    out = {}
+    for j, h in enumerate(CLASSIFIER_HEADS):
+        counts = np.bincount(np.asarray(labels)[:, j])
+        out[h] = float(counts.max() / counts.sum()) if counts.size else 0.0
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- command
+
+
+def configs_from_args(args: argparse.Namespace, n_colors: int) -> tuple[TrainConfig, ClassifierConfig]:
+    cfg = TrainConfig.tiny() if args.tiny else TrainConfig()
+    mcfg = TINY_MODEL if args.tiny else ClassifierConfig()
+    mcfg = replace(mcfg, n_colors=n_colors)
+    cfg = replace(cfg, seed=args.seed)
+    if args.steps is not None:
+        cfg = replace(cfg, steps=args.steps)
+    if args.batch is not None:
+        cfg = replace(cfg, batch=args.batch)
+    if args.train_items is not None:
+        cfg = replace(cfg, train_items=args.train_items)
+    if args.size is not None:
+        mcfg = replace(mcfg, in_size=args.size)
+    for name, value in (
+        ("--steps", cfg.steps),
+        ("--batch", cfg.batch),
+        ("--train-items", cfg.train_items),
+        ("--size", mcfg.in_size),
+    ):
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1, got {value}")
+    if mcfg.in_size < 16:
+        raise ValueError(f"--size must be at least 16 pixels, got {mcfg.in_size}")
+    return cfg, mcfg
+
+
+def command_line(args: argparse.Namespace) -> str:
+    parts = ["gan-studio train classifier", f"--data {args.data}", f"--out {args.out}", f"--seed {args.seed}"]
+    for flag, value in (
+        ("--steps", args.steps),
+        ("--batch", args.batch),
+        ("--size", args.size),
+        ("--train-items", args.train_items),
+    ):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    if args.tiny:
+        parts.append("--tiny")
+    return " ".join(parts)
+
+
+def _split_folder(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed held-out 10% of a user catalog (at least one item when there are two or more)."""
+    perm = np.random.default_rng(12345).permutation(n)
+    k = max(1, n // 10) if n >= 2 else 0
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+def _model_card(manifest_like: dict) -> str:
+    m = manifest_like
+    acc = m["metrics"]["heldout_accuracy"]
+    base = m["metrics"]["heldout_majority_baseline"]
+    rows = "\n".join(f"| {h} | {acc[h]:.3f} | {base[h]:.3f} |" for h in CLASSIFIER_HEADS)
+    c = m["config"]
+    return f"""# Attribute classifier
+
+A small CNN (4 blocks of two 3x3 conv-BN-ReLU, {c["width"]}-{2 * c["width"]}-{4 * c["width"]}-{4 * c["width"]}
+channels, global average pool, one linear head per attribute) over {c["in_size"]}x{c["in_size"]} RGB images in
+[-1, 1]. It predicts garment type, gender, color cluster ({c["n_colors"]} clusters of the color table), length and fit.
+
+**Intended use:** evaluation only: attribute accuracy, inception score per attribute, FID on its
+{4 * c["width"]}-d penultimate features, and a perceptual distance on its block features. It must never be a
+training signal for a generator, or those numbers would measure how well the generator fooled it.
+
+## Training
+
+- Command: `{m["training"]["command"]}`
+- Seed {m["training"]["seed"]}, {m["training"]["steps"]} steps of batch {m["training"]["batch"]},
+  {m["training"]["wall_time_s"]:.0f} s of training on {m["training"]["threads"]} CPU threads.
+- Data: {m["data"]["description"]}
+- Augmentation: shifts of a few pixels and horizontal flips; no color jitter (color is a label).
+
+## Held-out accuracy ({m["data"]["heldout"]["n"]} items never seen in training)
+
+| head | accuracy | majority-class baseline |
+|---|---|---|
+{rows}
+
+## Limitations
+
+Trained on {"procedurally rendered catalog photos" if m["data"]["source"] == "builtin" else "one catalog folder"}:
+front views of a single garment on a near-white background. Its color head is tied to the color table it was trained
+with (sha256 `{m["data"].get("color_table_sha256") or "unknown"}`); a rebuilt table needs a retrained classifier.
+"""
+
+
+def train_classifier_command(args: argparse.Namespace) -> int:
+    from gan_studio.data.colortable import ColorTable
+
+    table = ColorTable.load()
+    cfg, mcfg = configs_from_args(args, len(table))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    t0 = time.monotonic()
+
+    from gan_studio.resources import resource_path
+
+    table_file = getattr(table, "path", None) or resource_path("color_table.json")
+    table_sha = file_sha256(table_file) if Path(table_file).is_file() else None
+    if args.data == "builtin":
+        images, labels = cached_render(
+            out / "train_items.npz",
+            TRAIN_SEED,
+            cfg.train_items,
+            mcfg.in_size,
+            progress=progress,
+            label="render training items",
+        )
+        images_ev, labels_ev = cached_render(
+            out / "heldout_items.npz",
+            HELDOUT_SEED,
+            cfg.eval_items,
+            mcfg.in_size,
+            progress=progress,
+            label="render held-out items",
+        )
+        labels = color_words_to_clusters(labels, table.cluster_of)
+        labels_ev = color_words_to_clusters(labels_ev, table.cluster_of)
+        data = {
+            "source": "builtin",
+            "description": f"built-in catalog, seed {TRAIN_SEED}, items [0, {cfg.train_items}), rendered at "
+            f"{2 * mcfg.in_size} px and area-downsampled to {mcfg.in_size} px",
+            "train": {"seed": TRAIN_SEED, "start": 0, "n": cfg.train_items, "render_size": 2 * mcfg.in_size},
+            "heldout": {
+                "seed": HELDOUT_SEED,
+                "start": 0,
+                "n": cfg.eval_items,
+                "render_size": 2 * mcfg.in_size,
+            },
+        }
+    else:
+        from gan_studio.data.layout import read_catalog
+
+        folder = Path(args.data)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--data {folder} is neither 'builtin' nor a catalog folder")
+        items = read_catalog(folder, color_words=table.words)
+        if len(items) < 2:
+            raise ValueError(f"the catalog {folder} has {len(items)} items; the classifier needs at least 2")
+        all_images, all_labels = items_to_arrays(items, mcfg.in_size, table.cluster_of)
+        train_idx, held_idx = _split_folder(len(items))
+        ids = list(getattr(items, "ids", None) or [item.id for item in items])
+        images, labels = all_images[train_idx], all_labels[train_idx]
+        images_ev, labels_ev = all_images[held_idx], all_labels[held_idx]
+        data = {
+            "source": "folder",
+            "description": f"catalog folder {folder}, {len(train_idx)} items for training, a fixed 10% held out",
+            "path": str(folder),
+            "train": {"n": len(train_idx)},
+            "heldout": {"n": len(held_idx), "ids": [ids[i] for i in held_idx]},
+        }
+    data["color_table_sha256"] = table_sha
+    data["color_clusters"] = len(table)
+    data_time = time.monotonic() - t0
+
+    result = train_loop(images, labels, cfg, mcfg, out, progress=progress)
+    model = result.model
+    heldout = evaluate_classifier(model, (images_ev, labels_ev))
+    n_train_eval = min(len(images), max(cfg.eval_items, 1))
+    train_acc = evaluate_classifier(model, (images[:n_train_eval], labels[:n_train_eval]))
+    metrics = {
+        "heldout_accuracy": heldout,
+        "heldout_mean_accuracy": float(np.mean(list(heldout.values()))),
+        "heldout_majority_baseline": majority_baseline(labels_ev),
+        "train_accuracy": train_acc,
+        "final_loss": result.last_loss,
+    }
+    training = {
+        "command": command_line(args),
+        "seed": cfg.seed,
+        "steps": result.step,
+        "batch": cfg.batch,
+        "config": asdict(cfg),
+        "resumed_from_step": result.resumed_from,
+        "wall_time_s": round(result.wall_time_s, 2),
+        "data_time_s": round(data_time, 2),
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+    }
+    card = _model_card({"config": mcfg.to_dict(), "training": training, "data": data, "metrics": metrics})
+    final = save_checkpoint(
+        model.state_dict(),
+        out / FINAL_NAME,
+        architecture=ARCHITECTURE,
+        config=mcfg.to_dict(),
+        training=training,
+        data=data,
+        metrics=metrics,
+        card=card,
+    )
+    summary = ", ".join(f"{h} {heldout[h]:.3f}" for h in CLASSIFIER_HEADS)
+    print(f"wrote {final} after {result.step} steps; held-out accuracy: {summary}")
+    return 0
