@@ -28,12 +28,14 @@ class ClassifierConfig:
     """Everything needed to rebuild the network (stored in the checkpoint manifest).
 
     ``in_size``: images are resized to ``in_size`` x ``in_size`` before the first block.
-    ``width``: channels of the first block; the blocks have width, 2w, 4w, 4w channels.
+    ``width``: channels of the first block; the blocks have w, 2w, 4w, 8w channels, and each block halves the
+    resolution with a strided convolution, so the network sees full-resolution detail (denim twill, stitching)
+    at a fraction of the compute of full-resolution blocks.
     ``n_colors``: number of color-table clusters the color head predicts.
     """
 
-    in_size: int = 64
-    width: int = 32
+    in_size: int = 128
+    width: int = 16
     n_colors: int = 14
     n_types: int = len(TYPES)
     n_genders: int = len(GENDERS)
@@ -63,11 +65,11 @@ class ClassifierConfig:
 
 
 class ConvBlock(nn.Module):
-    """conv3x3-BN-ReLU twice; the block's feature map is taken before the 2x average-pool that follows it."""
+    """A strided conv3x3-BN-ReLU that halves the resolution, then conv3x3-BN-ReLU; its output is the block's map."""
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
@@ -84,17 +86,17 @@ class AttributeClassifier(nn.Module):
         super().__init__()
         self.config = config or ClassifierConfig()
         w = self.config.width
-        channels = (w, 2 * w, 4 * w, 4 * w)
+        channels = (w, 2 * w, 4 * w, 8 * w)
         self.blocks = nn.ModuleList()
         cin = 3
         for cout in channels:
             self.blocks.append(ConvBlock(cin, cout))
             cin = cout
-        self.feature_dim = cin
+        self.feature_dim = 2 * cin
         # A list, not a ModuleDict: "type" would clash with nn.Module.type.
         sizes = self.config.head_sizes()
         self.head_names: tuple[str, ...] = tuple(sizes)
-        self.heads = nn.ModuleList(nn.Linear(cin, n) for n in sizes.values())
+        self.heads = nn.ModuleList(nn.Linear(self.feature_dim, n) for n in sizes.values())
         # Filled by load_classifier with the checkpoint manifest (training data, held-out accuracy).
         self.manifest: dict | None = None
 
@@ -111,19 +113,21 @@ class AttributeClassifier(nn.Module):
         return F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
 
     def block_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Feature maps of every block: (N, w, s, s), (N, 2w, s/2, s/2), (N, 4w, s/4, s/4), (N, 4w, s/8, s/8)."""
+        """Feature maps of every block: (N, w, s/2, s/2), (N, 2w, s/4, s/4), (N, 4w, s/8, s/8), (N, 8w, s/16, s/16)."""
         x = self.resize(x)
         maps = []
-        for i, block in enumerate(self.blocks):
-            if i > 0:
-                x = F.avg_pool2d(x, 2)
+        for block in self.blocks:
             x = block(x)
             maps.append(x)
         return maps
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features (N, 4 * width): global average of the last block (the FID space)."""
-        return self.block_features(x)[-1].mean(dim=(2, 3))
+        """Penultimate features (N, 16 * width): global average and global max of the last block (the FID space).
+
+        The max half answers "is there a cargo pocket / contrast stitch anywhere", which an average dilutes.
+        """
+        last = self.block_features(x)[-1]
+        return torch.cat([last.mean(dim=(2, 3)), last.amax(dim=(2, 3))], dim=1)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         f = self.features(x)

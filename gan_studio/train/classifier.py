@@ -81,7 +81,7 @@ class TrainConfig:
         return cls(steps=6, batch=8, warmup=2, train_items=24, eval_items=8, checkpoint_every=3, log_every=2)
 
 
-TINY_MODEL = ClassifierConfig(in_size=32, width=8)
+TINY_MODEL = ClassifierConfig(in_size=32, width=4)
 
 
 @dataclass
@@ -129,7 +129,7 @@ def _attribute_indices(item: CatalogItem) -> list[int]:
 def render_labeled(
     seed: int, n: int, size: int, *, start: int = 0, progress: bool = False, label: str = "render"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Render built-in items ``seed, [start, start + n)`` at ``2 * size``, area-downsample to ``size``.
+    """Render built-in items ``seed, [start, start + n)`` at ``size`` (the renderer antialiases its edges).
 
     Returns images (n, size, size, 3) uint8 and labels (n, 5) int64 in :data:`CLASSIFIER_HEADS` order with the
     color column holding an index into :data:`COLOR_WORDS` (see :func:`color_words_to_clusters`).
@@ -140,8 +140,7 @@ def render_labeled(
     labels = np.empty((n, len(CLASSIFIER_HEADS)), np.int64)
     bar = ProgressBar(n, label, enabled=progress)
     for i in range(n):
-        item = render_item(seed, start + i, 2 * size)
-        images[i] = _resize_uint8(item.image, size)
+        images[i] = (item := render_item(seed, start + i, size)).image
         labels[i] = _attribute_indices(item)
         bar.update(i + 1)
     bar.close()
@@ -153,7 +152,7 @@ def _renderer_fingerprint(size: int) -> str:
     from gan_studio.data.catalog import render_item
 
     return hashlib.sha256(
-        np.ascontiguousarray(render_item(TRAIN_SEED, 0, 2 * size).image).tobytes()
+        np.ascontiguousarray(render_item(TRAIN_SEED, 0, size).image).tobytes()
     ).hexdigest()
 
 
@@ -165,7 +164,7 @@ def cached_render(
         "seed": seed,
         "n": n,
         "size": size,
-        "render_size": 2 * size,
+        "render_size": size,
         "renderer": _renderer_fingerprint(size),
         # The labels are indices into these lists; a reordered vocabulary must not reuse them.
         "vocabulary": hashlib.sha256(repr((TYPES, GENDERS, COLOR_WORDS, LENGTHS, FITS)).encode()).hexdigest(),

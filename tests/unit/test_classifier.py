@@ -66,14 +66,14 @@ def test_forward_shapes_for_any_input_size(size):
     assert list(out) == list(CLASSIFIER_HEADS)
     for head, logits in out.items():
         assert logits.shape == (2, SIZES[head])
-    assert model.features(x).shape == (2, 4 * TINY.width)
+    assert model.features(x).shape == (2, 16 * TINY.width)
     maps = model.block_features(x)
-    w = TINY.width
+    w, s = TINY.width, TINY.in_size
     assert [tuple(m.shape) for m in maps] == [
-        (2, w, 32, 32),
-        (2, 2 * w, 16, 16),
-        (2, 4 * w, 8, 8),
-        (2, 4 * w, 4, 4),
+        (2, w, s // 2, s // 2),
+        (2, 2 * w, s // 4, s // 4),
+        (2, 4 * w, s // 8, s // 8),
+        (2, 8 * w, s // 16, s // 16),
     ]
 
 
@@ -81,7 +81,7 @@ def test_default_model_is_small_and_color_head_follows_config():
     model = AttributeClassifier(ClassifierConfig(n_colors=9))
     assert sum(p.numel() for p in model.parameters()) < 1_000_000
     assert model.heads[CLASSIFIER_HEADS.index("color")].out_features == 9
-    assert model.features(torch.zeros(1, 3, 64, 64)).shape == (1, 128)
+    assert model.features(torch.zeros(1, 3, 64, 64)).shape == (1, 256)
 
 
 def test_bad_input_shape_is_a_clear_error():
