@@ -78,9 +78,12 @@ def bench_classifier_command(args) -> int:
 
 
 def _seeds_in(data: dict) -> list[int]:
+    """Catalog seeds a training manifest's ``data`` record names (its train and held-out splits)."""
     seeds = []
     if isinstance(data, dict):
-        for key in ("seed", "train_seed", "eval_seed", "held_out_seed"):
-            if isinstance(data.get(key), int):
-                seeds.append(data[key])
+        for value in data.values():
+            if isinstance(value, dict) and isinstance(value.get("seed"), int):
+                seeds.append(value["seed"])
+        if isinstance(data.get("seed"), int):
+            seeds.append(data["seed"])
     return seeds

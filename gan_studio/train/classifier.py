@@ -1,9 +1,8 @@
 """Training of the attribute classifier: `gan-studio train classifier`.
 
 Data. ``--data builtin`` renders catalog items with seed :data:`TRAIN_SEED`, indices ``[0, train_items)``; held-out
-evaluation uses seed :data:`HELDOUT_SEED`, which training never sees. Items are rendered at twice the network's
-input size and area-downsampled to it (anti-aliased edges, like a photo scaled down), then kept as one uint8 tensor
-in memory and cached in the run folder (``train_items.npz``) so a resumed run does not render again. The cache stores
+evaluation uses seed :data:`HELDOUT_SEED`, which training never sees. Items are rendered at the network's input
+size (the renderer antialiases its own edges), then kept as one uint8 tensor in memory and cached in the run folder (``train_items.npz``) so a resumed run does not render again. The cache stores
 color *words*; their color-table clusters are looked up on every start, so a rebuilt table never mislabels.
 ``--data DIR`` reads a catalog folder; a fixed 10% of its items (by a seeded permutation) is held out.
 
@@ -151,9 +150,7 @@ def _renderer_fingerprint(size: int) -> str:
     """Hash of one rendered item: a changed renderer invalidates the cache."""
     from gan_studio.data.catalog import render_item
 
-    return hashlib.sha256(
-        np.ascontiguousarray(render_item(TRAIN_SEED, 0, size).image).tobytes()
-    ).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(render_item(TRAIN_SEED, 0, size).image).tobytes()).hexdigest()
 
 
 def cached_render(
@@ -480,12 +477,13 @@ def _model_card(manifest_like: dict) -> str:
     c = m["config"]
     return f"""# Attribute classifier
 
-A small CNN (4 blocks of two 3x3 conv-BN-ReLU, {c["width"]}-{2 * c["width"]}-{4 * c["width"]}-{4 * c["width"]}
-channels, global average pool, one linear head per attribute) over {c["in_size"]}x{c["in_size"]} RGB images in
+A small CNN (4 blocks, each a stride-2 3x3 conv-BN-ReLU then a 3x3 conv-BN-ReLU, with
+{c["width"]}-{2 * c["width"]}-{4 * c["width"]}-{8 * c["width"]} channels; global average and max pooling; one linear
+head per attribute) over {c["in_size"]}x{c["in_size"]} RGB images in
 [-1, 1]. It predicts garment type, gender, color cluster ({c["n_colors"]} clusters of the color table), length and fit.
 
 **Intended use:** evaluation only: attribute accuracy, inception score per attribute, FID on its
-{4 * c["width"]}-d penultimate features, and a perceptual distance on its block features. It must never be a
+{16 * c["width"]}-d penultimate features, and a perceptual distance on its block features. It must never be a
 training signal for a generator, or those numbers would measure how well the generator fooled it.
 
 ## Training
@@ -548,13 +546,13 @@ def train_classifier_command(args: argparse.Namespace) -> int:
         data = {
             "source": "builtin",
             "description": f"built-in catalog, seed {TRAIN_SEED}, items [0, {cfg.train_items}), rendered at "
-            f"{2 * mcfg.in_size} px and area-downsampled to {mcfg.in_size} px",
-            "train": {"seed": TRAIN_SEED, "start": 0, "n": cfg.train_items, "render_size": 2 * mcfg.in_size},
+            f"{mcfg.in_size} px",
+            "train": {"seed": TRAIN_SEED, "start": 0, "n": cfg.train_items, "render_size": mcfg.in_size},
             "heldout": {
                 "seed": HELDOUT_SEED,
                 "start": 0,
                 "n": cfg.eval_items,
-                "render_size": 2 * mcfg.in_size,
+                "render_size": mcfg.in_size,
             },
         }
     else:
