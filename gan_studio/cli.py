@@ -18,7 +18,9 @@ def _add_catalog(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("catalog", help="render the built-in apparel catalog to a folder")
     p.add_argument("--n", type=int, default=64, help="number of items")
     p.add_argument("--size", type=int, default=128, help="image size in pixels")
-    p.add_argument("--seed", type=int, default=0, help="catalog seed; items are deterministic per (seed, index)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="catalog seed; items are deterministic per (seed, index)"
+    )
     p.add_argument("--start", type=int, default=0, help="first item index")
     p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     p.set_defaults(func=_run_catalog)
