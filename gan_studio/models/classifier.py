@@ -189,6 +189,29 @@ def decode_predictions(pred: dict[str, torch.Tensor], index: int) -> dict[str, o
     return out
 
 
+@torch.no_grad()
+def describe_image(
+    model: AttributeClassifier, image: np.ndarray, cluster_names: list[str] | None = None
+) -> dict[str, tuple[str, float]]:
+    """What the classifier sees in one (H, W, 3) uint8 image: head -> (label in words, probability).
+
+    ``cluster_names`` names the color clusters (the color table's); without it a color is "cluster N".
+    """
+    names = {"type": TYPES, "gender": GENDERS, "length": LENGTHS, "fit": FITS}
+    device = next(model.parameters()).device
+    logits = model.eval()(images_to_tensor(image).to(device))
+    out = {}
+    for head, value in logits.items():
+        prob = torch.softmax(value[0].float(), dim=0)
+        k = int(prob.argmax())
+        if head in names:
+            label = names[head][k]
+        else:
+            label = cluster_names[k] if cluster_names and k < len(cluster_names) else f"cluster {k}"
+        out[head] = (label, float(prob[k]))
+    return out
+
+
 def default_classifier_path() -> Path:
     return resource_path("classifier", "classifier.safetensors")
 

@@ -209,21 +209,33 @@ class DetailPanel(QWidget):
     @staticmethod
     def _attributes_html(detail: Detail) -> str:
         a = detail.attributes
-        rows = [("id", detail.id)]
+        seen = detail.predicted or {}
+        rows = [("id", detail.id, "")]
         if a is None:
-            rows.append(("attributes", "none given"))
+            rows.append(("attributes", "none given", ""))
         else:
             rows += [
-                ("type", a.type),
-                ("gender", a.gender),
-                ("color", a.color),
-                ("length", a.length),
-                ("fit", a.fit),
-                ("details", ", ".join(a.details) or "—"),
+                ("type", a.type, ""),
+                ("gender", a.gender, ""),
+                ("color", a.color, ""),
+                ("length", a.length, ""),
+                ("fit", a.fit, ""),
+                ("details", ", ".join(a.details) or "—", ""),
             ]
+        rows = [(k, v, "{} ({:.0%})".format(*seen[k]) if k in seen else "") for k, v, _ in rows]
+        if a is None and seen:  # unlabeled images still get the classifier's reading
+            rows += [(k, "", "{} ({:.0%})".format(*p)) for k, p in seen.items()]
+        head = ""
+        if seen:
+            head = (
+                "<tr><td></td><td style='color: gray'>label</td><td style='color: gray'>classifier</td></tr>"
+            )
         cells = "".join(
             f"<tr><td style='color: gray; padding-right: 10px'>{html.escape(k)}</td>"
-            f"<td>{html.escape(v)}</td></tr>"
-            for k, v in rows
+            f"<td style='padding-right: 10px'>{html.escape(v)}</td><td>{html.escape(c)}</td></tr>"
+            for k, v, c in rows
         )
-        return f"<table>{cells}</table>"
+        note = ""
+        if detail.prediction_problem:
+            note = f"<p style='color: gray'>{html.escape(detail.prediction_problem)}</p>"
+        return f"<table>{head}{cells}</table>{note}"

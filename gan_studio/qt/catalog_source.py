@@ -41,6 +41,9 @@ class Detail:
     views: dict[str, np.ndarray] = field(repr=False)
     parts: tuple[tuple[str, tuple[int, int, int]], ...] = PARTS  # (name, RGB) per mask index
     parts_present: tuple[int, ...] = ()
+    # what the shipped attribute classifier sees: head -> (label, probability); or why it could not say
+    predicted: dict[str, tuple[str, float]] | None = None
+    prediction_problem: str | None = None
 
 
 class BuiltinSource:
@@ -180,4 +183,26 @@ def load_detail(source, index: int, ctx=None) -> Detail:
     present: tuple[int, ...] = ()
     if item.mask is not None:
         present = tuple(int(v) for v in np.unique(item.mask) if v > 0)
-    return Detail(index, item.id, item.title, item.attributes, item.size, views, parts, present)
+    predicted, problem = classify_item(item.image, ctx)
+    return Detail(
+        index, item.id, item.title, item.attributes, item.size, views, parts, present, predicted, problem
+    )
+
+
+def classify_item(image: np.ndarray, ctx=None) -> tuple[dict[str, tuple[str, float]] | None, str | None]:
+    """The shipped classifier's reading of ``image`` (loaded once per worker through its model cache).
+
+    Returns (predictions, None), or (None, one sentence) when the classifier cannot be loaded.
+    """
+    try:
+        from gan_studio.data.colortable import ColorTable
+        from gan_studio.models.classifier import describe_image, load_classifier
+
+        def load():
+            model = load_classifier(device=ctx.device if ctx is not None else None)
+            return model, [c.name for c in ColorTable.load().clusters]
+
+        model, names = ctx.models.get_or_load("classifier", load) if ctx is not None else load()
+        return describe_image(model, image, names), None
+    except (ImportError, OSError, ValueError) as exc:
+        return None, f"the attribute classifier is unavailable ({exc})"

@@ -107,6 +107,20 @@ def test_selecting_an_item_shows_details_and_overlays(qtbot, loaded) -> None:
     assert np.array_equal(to_numpy(detail.shown_pixmap().toImage()), photo)
 
 
+def test_detail_shows_what_the_shipped_classifier_sees(qtbot, loaded) -> None:
+    catalog = loaded.catalog
+    with qtbot.waitSignal(catalog.detailShown, timeout=TIMEOUT_MS):
+        catalog.select_row(5)
+    shown = catalog.detail.detail
+    assert shown.prediction_problem is None
+    truth = catalog.model.thumb(5).attributes
+    # the classifier (loaded once on the worker) reads the garment as what its label says
+    assert shown.predicted["type"][0] == truth.type
+    assert shown.predicted["gender"][0] == truth.gender
+    assert "classifier" in catalog.detail.attributes.text()
+    assert f"{truth.type} (" in catalog.detail.attributes.text()
+
+
 def test_bad_folder_gives_one_clear_sentence(qtbot, window, tmp_path) -> None:
     empty = tmp_path / "not_a_catalog"
     empty.mkdir()
