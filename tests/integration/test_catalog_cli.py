@@ -12,8 +12,6 @@ from gan_studio.cli import main
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
 from gan_studio.data.layout import read_catalog
 
-pytest.importorskip("gan_studio.data.catalog")
-
 N, SIZE = 8, 64
 
 
