@@ -11,6 +11,7 @@ from gan_studio.data.attributes import CLASSIFIER_HEADS
 from gan_studio.data.colortable import ColorTable
 from gan_studio.models.checkpoint import file_sha256
 from gan_studio.models.classifier import default_classifier_path, load_classifier
+from gan_studio.resources import resource_path
 from gan_studio.train.classifier import color_words_to_clusters, evaluate_classifier, render_labeled
 
 
@@ -19,6 +20,8 @@ def test_shipped_classifier_manifest_matches_its_weights_and_the_color_table():
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["sha256"] == file_sha256(path)
     assert manifest["data"]["color_clusters"] == len(ColorTable.load())
+    # the color head is tied to the table it was trained with
+    assert manifest["data"]["color_table_sha256"] == file_sha256(resource_path("color_table.json"))
     assert path.stat().st_size < 5_000_000  # shipped weights stay small
     assert path.with_suffix(".md").read_text().startswith("# Attribute classifier")
 
