@@ -26,4 +26,6 @@ def contact_sheet(seed: int = 0, per_row: int = 8, size: int = 128, start: int =
 
 
 def save_contact_sheet(path: str, **kwargs) -> None:
-    Image.fromarray(contact_sheet(**kwargs)).save(path)
+    """Write :func:`contact_sheet` as a 256-color palette PNG (a few hundred KB less than RGB, same look)."""
+    sheet = Image.fromarray(contact_sheet(**kwargs))
+    sheet.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)

@@ -41,7 +41,7 @@ def bench_catalog_command(args) -> int:
         if out.name == "benchmarks"
         else out / "catalog_contact_sheet.png"
     )
-    save_contact_sheet(str(sheet), per_row=8, size=128)
+    save_contact_sheet(str(sheet), per_row=6, size=128)
     rows = [
         f"| {r['size']} | {max(r['items_per_s']):.0f} | {min(r['items_per_s']):.0f} | {r['n']} x {r['repeats']} |"
         for r in results
