@@ -132,11 +132,6 @@ def _background(size: int) -> np.ndarray:
     )
 
 
-def _band(d: np.ndarray, half: float, size: int) -> np.ndarray:
-    """Soft indicator of ``|d| < half`` with one-pixel antialiasing (d and half in normalized units)."""
-    return _clip((half - np.abs(d)) * size + 0.5, 0.0, 1.0)
-
-
 def _inside(d: np.ndarray, size: int) -> np.ndarray:
     """Soft indicator of ``d > 0``."""
     return _clip(d * size + 0.5, 0.0, 1.0)
@@ -224,11 +219,12 @@ def _draw(attrs: Attributes, g: Garment, base: np.ndarray, rng: np.random.Genera
     wb_bottom = g.top + g.waistband
     sl = _rows(g.top, wb_bottom, size)
     ys, inside_t = y[sl], torso_a[sl] > 0.5
-    part[sl][(ys >= g.top) & (ys < wb_bottom) & np.ones_like(inside_t)] = _PART["waistband"]
+    in_wb = (ys >= g.top) & (ys < wb_bottom)  # (rows, 1)
+    part[sl][np.broadcast_to(in_wb, inside_t.shape)] = _PART["waistband"]
     ink[sl] += _line(ys - wb_bottom, size) * inside_t * 0.6
     if attrs.type == "joggers":
         rib = 0.5 + 0.5 * np.sin(x * size * 2.4)
-        shade[sl] *= np.where((ys >= g.top) & (ys < wb_bottom), 0.82 + 0.18 * rib, 1.0)
+        shade[sl] *= np.where(in_wb, 0.82 + 0.18 * rib, 1.0)
 
     if attrs.type in _HAS_FLY:
         fly_bottom = g.crotch_y - 0.03

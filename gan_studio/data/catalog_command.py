@@ -49,7 +49,7 @@ class _ProgressLine:
 def catalog_command(args: argparse.Namespace) -> int:
     """Render items ``start .. start + n - 1`` of catalog ``seed`` at ``size`` pixels into ``out``."""
     _check_args(args)
-    from gan_studio.data.catalog import render_item
+    from gan_studio.data.catalog import iter_items
 
     out = Path(args.out)
     manifest = {
@@ -58,7 +58,7 @@ def catalog_command(args: argparse.Namespace) -> int:
         "start": args.start,
         "size": args.size,
     }
-    items = (render_item(args.seed, args.start + i, args.size) for i in range(args.n))
+    items = iter_items(args.seed, args.start, args.n, args.size)
     progress = _ProgressLine()
     started = time.perf_counter()
     try:

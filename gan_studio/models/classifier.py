@@ -179,13 +179,16 @@ def encode_attributes(attributes: Attributes, color_cluster: int) -> list[int]:
     return [values[h] for h in CLASSIFIER_HEADS]
 
 
+# The words each non-color head predicts (color heads predict color-table clusters).
+_HEAD_VALUES = {"type": TYPES, "gender": GENDERS, "length": LENGTHS, "fit": FITS}
+
+
 def decode_predictions(pred: dict[str, torch.Tensor], index: int) -> dict[str, object]:
     """Human-readable prediction of item ``index`` (color stays a cluster index)."""
-    names = {"type": TYPES, "gender": GENDERS, "length": LENGTHS, "fit": FITS}
     out: dict[str, object] = {}
     for head, values in pred.items():
         k = int(values[index])
-        out[head] = names[head][k] if head in names else k
+        out[head] = _HEAD_VALUES[head][k] if head in _HEAD_VALUES else k
     return out
 
 
@@ -197,15 +200,14 @@ def describe_image(
 
     ``cluster_names`` names the color clusters (the color table's); without it a color is "cluster N".
     """
-    names = {"type": TYPES, "gender": GENDERS, "length": LENGTHS, "fit": FITS}
     device = next(model.parameters()).device
     logits = model.eval()(images_to_tensor(image).to(device))
     out = {}
     for head, value in logits.items():
         prob = torch.softmax(value[0].float(), dim=0)
         k = int(prob.argmax())
-        if head in names:
-            label = names[head][k]
+        if head in _HEAD_VALUES:
+            label = _HEAD_VALUES[head][k]
         else:
             label = cluster_names[k] if cluster_names and k < len(cluster_names) else f"cluster {k}"
         out[head] = (label, float(prob[k]))
