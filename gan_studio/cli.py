@@ -46,12 +46,44 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--tiny", action="store_true", help="tiny config for tests")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=_run_train_classifier)
+    from gan_studio.train.restgan_command import add_arguments
+
+    r = tsub.add_parser(
+        "restgan", help="ReStGAN: LSTM over title prefixes, color table, auxiliary classifier"
+    )
+    add_arguments(r)
+    r.set_defaults(func=_run_train_gan)
+    s = tsub.add_parser(
+        "stackgan", help="StackGAN baseline: whole-title bag of words, no LSTM/color table/aux"
+    )
+    add_arguments(s)
+    s.set_defaults(func=_run_train_gan)
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
     from gan_studio.train.classifier import train_classifier_command
 
     return train_classifier_command(args)
+
+
+def _run_train_gan(args: argparse.Namespace) -> int:
+    from gan_studio.train.restgan_command import train_restgan_command
+
+    return train_restgan_command(args)
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from gan_studio.methods.generate_command import add_arguments
+
+    p = sub.add_parser("generate", help="draw a garment for a product title (ReStGAN)")
+    add_arguments(p)
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from gan_studio.methods.generate_command import generate_command
+
+    return generate_command(args)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -101,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _add_catalog(sub)
     _add_train(sub)
+    _add_generate(sub)
     _add_bench(sub)
     _add_colortable(sub)
     return parser
@@ -109,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         from gan_studio.qt.app import run_app
 

@@ -1,0 +1,84 @@
+"""`gan-studio generate TITLE --seed N --out IMG [--steps DIR]`: one image, or one per word prefix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gan_studio.methods.restgan import TitleGenerator
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def _save_image(image: np.ndarray, path: Path, scale: int = 1) -> None:
+    """Atomic save (a temporary file renamed into place), optionally upscaled with nearest neighbours."""
+    if scale > 1:
+        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        Image.fromarray(image).save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("title", help='product title, e.g. "women\'s black pants petite capri"')
+    p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
+    p.add_argument("--out", required=True, help="image file to write (.png, .jpg, ...)")
+    p.add_argument(
+        "--steps", default=None, help="also write step_00.png, ... (one per word prefix) and steps.json"
+    )
+    p.add_argument("--model", default="builtin", help="'builtin' or a .safetensors checkpoint")
+    p.add_argument("--architecture", choices=("restgan", "stackgan"), default="restgan")
+    p.add_argument("--scale", type=int, default=1, help="upscale written images by this integer factor")
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"--out {out} must end in one of {', '.join(IMAGE_SUFFIXES)}")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give an image file name")
+    if not 1 <= args.scale <= 16:
+        raise ValueError("--scale must be between 1 and 16")
+    path = None if args.model == "builtin" else Path(args.model)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(f"--model {path} does not exist")
+    gen = TitleGenerator.load(path, architecture=args.architecture)
+    result = gen.generate(args.title, args.seed)
+    if result.parsed.message:
+        print(f"gan-studio: {result.parsed.message}", file=sys.stderr)
+    _save_image(result.image, out, args.scale)
+    print(f"wrote {out}")
+    if args.steps:
+        steps = Path(args.steps)
+        if steps.exists() and not steps.is_dir():
+            raise ValueError(f"--steps {steps} is a file, not a folder")
+        steps.mkdir(parents=True, exist_ok=True)
+        records = []
+        # One file per word prefix: step_00 is the first word; a title with no known word gets the empty prefix.
+        first = 1 if len(result.images) > 1 else 0
+        for i, k in enumerate(range(first, len(result.images))):
+            name = f"step_{i:02d}.png"
+            _save_image(result.images[k], steps / name, args.scale)
+            records.append({"file": name, "words": k, "prefix": result.prefixes[k]})
+        info = {
+            "title": result.parsed.title,
+            "seed": args.seed,
+            "model": gen.name,
+            "unknown_words": result.parsed.unknown_words,
+            "steps": records,
+        }
+        (steps / "steps.json").write_text(
+            json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {len(records)} step images and steps.json to {steps}")
+    return 0

@@ -1,0 +1,452 @@
+"""Training ReStGAN and its StackGAN baseline: stage I (with the text encoder), then stage II on frozen stage I.
+
+Both variants share data, networks, losses, step budget and schedule; they differ only where the method does:
+
+================  =====================================  ==========================================
+                  ReStGAN                                StackGAN baseline
+================  =====================================  ==========================================
+text encoder      LSTM, one state per title prefix       mean of word embeddings of the whole title
+color words       color-table cluster features           ordinary word embeddings
+trained on        random prefixes of every title         whole titles
+auxiliary heads   type, color, gender on D (and G loss)  none
+================  =====================================  ==========================================
+
+Losses are hinge losses on an unconditional and a conditional (projection) logit, with StackGAN's matching-aware
+term (a real image under a title that contradicts it counts as fake), the KL term of conditioning augmentation, and
+for ReStGAN the auxiliary cross-entropy (D on real labels; G on what the prefix states). The text encoder learns
+with the discriminator (matching real images to titles); the generator sees its conditions detached. Generator
+weights are averaged (EMA) for the shipped model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from gan_studio.models.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+)
+from gan_studio.models.stackgan import ConditioningAugmentation, Discriminator, GanConfig
+from gan_studio.models.text import TextConfig, Vocabulary
+from gan_studio.models.text_to_image import TextToImage
+from gan_studio.train.progress import ProgressBar
+from gan_studio.train.text_data import LABEL_HEADS, TextImageData
+
+VARIANTS = ("restgan", "stackgan")
+SAMPLE_TITLES = (
+    "women's black pants petite capri",
+    "men's blue jeans slim",
+    "Northfield Unisex Olive Cargo Pants Wide Leg",
+    "Womens Pink Skinny Ankle Length Leggings",
+    "Harlow Men's Khaki Shorts Knee Length Pleated",
+    "Gray Unisex Joggers Drawstring",
+)
+
+
+@dataclass(frozen=True)
+class GanTrainConfig:
+    variant: str = "restgan"
+    stage1_steps: int = 3000
+    stage2_steps: int = 1500
+    batch: int = 32
+    lr_g: float = 2e-4
+    lr_d: float = 4e-4  # two time-scale update rule
+    beta1: float = 0.0
+    beta2: float = 0.9
+    kl_weight: float = 1.0
+    aux_weight: float = 1.0
+    mismatch_weight: float = 1.0
+    full_title_p: float = 0.4  # ReStGAN: share of samples on whole titles; the rest on a uniform prefix
+    ema: float = 0.999
+    seed: int = 0
+    items: int = 20000
+    sample_every: int = 250
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    @classmethod
+    def tiny(cls, variant: str = "restgan") -> GanTrainConfig:
+        return cls(variant=variant, stage1_steps=3, stage2_steps=2, batch=4, items=24, sample_every=2,
+                   checkpoint_every=2, log_every=1)  # fmt: skip
+
+
+@dataclass
+class Trainer:
+    """Everything the loop touches: the model being built, discriminators, EMA copies and optimizers."""
+
+    model: TextToImage
+    ema_ca: ConditioningAugmentation
+    ema_stage1: torch.nn.Module
+    ema_stage2: torch.nn.Module
+    d1: Discriminator
+    d2: Discriminator
+    opt_g1: torch.optim.Adam
+    opt_d1: torch.optim.Adam
+    opt_g2: torch.optim.Adam
+    opt_d2: torch.optim.Adam
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {
+            "model": self.model,
+            "ema_ca": self.ema_ca,
+            "ema_stage1": self.ema_stage1,
+            "ema_stage2": self.ema_stage2,
+            "d1": self.d1,
+            "d2": self.d2,
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Adam]:
+        return {"opt_g1": self.opt_g1, "opt_d1": self.opt_d1, "opt_g2": self.opt_g2, "opt_d2": self.opt_d2}
+
+    def shipped_model(self) -> TextToImage:
+        """The model with the averaged generator weights (what inference uses)."""
+        out = copy.deepcopy(self.model)
+        out.ca.load_state_dict(self.ema_ca.state_dict())
+        out.stage1.load_state_dict(self.ema_stage1.state_dict())
+        out.stage2.load_state_dict(self.ema_stage2.state_dict())
+        return out.eval()
+
+
+def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
+    gan = model.gan_config
+    n_clusters = max(len(model.cluster_labs), 1)
+    aux = {"type": 6, "color": n_clusters, "gender": 3} if cfg.variant == "restgan" else None
+    d1 = Discriminator(gan, gan.stage1_size, aux)
+    d2 = Discriminator(gan, gan.image_size, aux)
+    betas = (cfg.beta1, cfg.beta2)
+    return Trainer(
+        model=model,
+        # The averaged copies always run as at inference (batch norm on running statistics).
+        ema_ca=copy.deepcopy(model.ca).requires_grad_(False).eval(),
+        ema_stage1=copy.deepcopy(model.stage1).requires_grad_(False).eval(),
+        ema_stage2=copy.deepcopy(model.stage2).requires_grad_(False).eval(),
+        d1=d1,
+        d2=d2,
+        opt_g1=torch.optim.Adam([*model.stage1.parameters(), *model.ca.parameters()], cfg.lr_g, betas),
+        opt_d1=torch.optim.Adam([*d1.parameters(), *model.encoder.parameters()], cfg.lr_d, betas),
+        opt_g2=torch.optim.Adam(model.stage2.parameters(), cfg.lr_g, betas),
+        opt_d2=torch.optim.Adam(d2.parameters(), cfg.lr_d, betas),
+    )
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
+    for pe, pl in zip(ema.parameters(), live.parameters(), strict=True):
+        pe.lerp_(pl, 1.0 - decay)
+    for be, bl in zip(ema.buffers(), live.buffers(), strict=True):
+        be.copy_(bl)
+
+
+# ------------------------------------------------------------------------------------------------- one step
+
+
+@dataclass
+class Batch:
+    real: torch.Tensor  # (B, 3, S, S) in [-1, 1] at the final size
+    ids: torch.Tensor  # (B, T)
+    k: torch.Tensor  # (B,) prefix length used as the condition
+    labels: torch.Tensor  # (B, 5) of the item
+    stated: torch.Tensor  # (B, 5) what the prefix states
+    mismatch_ok: torch.Tensor  # (B,) the rolled image contradicts this row's prefix
+    z: torch.Tensor
+    eps: torch.Tensor
+
+
+def sample_batch(data: TextImageData, cfg: GanTrainConfig, gan: GanConfig, step: int, stage: int) -> Batch:
+    """Batch ``step`` of ``stage``: a pure function of (seed, stage, step), so a resumed run repeats it exactly."""
+    rng = np.random.default_rng([cfg.seed, stage, step])
+    idx = rng.integers(len(data), size=cfg.batch)
+    lengths = data.lengths[idx]
+    if cfg.variant == "restgan":
+        k = np.where(rng.random(cfg.batch) < cfg.full_title_p, lengths, rng.integers(0, lengths + 1))
+    else:
+        k = lengths
+    stated = data.stated[idx, k]
+    labels = data.labels[idx]
+    other = np.roll(labels, 1, axis=0)
+    if cfg.variant == "restgan":
+        # Only a contradiction of what the prefix states makes the other image a mismatch.
+        mismatch_ok = ((stated >= 0) & (other >= 0) & (stated != other)).any(axis=1)
+    else:
+        mismatch_ok = ((labels[:, :3] != other[:, :3]) & (labels[:, :3] >= 0)).any(axis=1)
+        mismatch_ok |= np.array([data.titles[i] != data.titles[j] for i, j in zip(idx, np.roll(idx, 1))]) & (
+            labels[:, 0] < 0
+        )
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    real = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return Batch(
+        real=real,
+        ids=torch.from_numpy(data.ids[idx]),
+        k=torch.from_numpy(k),
+        labels=torch.from_numpy(labels),
+        stated=torch.from_numpy(stated),
+        mismatch_ok=torch.from_numpy(mismatch_ok),
+        z=torch.randn(cfg.batch, gan.z_dim, generator=gen),
+        eps=torch.randn(cfg.batch, gan.cond_dim, generator=gen),
+    )
+
+
+def _aux_loss(aux: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each auxiliary head against ``target`` columns, ignoring -1 (unknown or unstated)."""
+    total = torch.zeros(())
+    for head, logits in aux.items():
+        t = target[:, LABEL_HEADS.index(head)]
+        if (t >= 0).any():
+            total = total + F.cross_entropy(logits, t, ignore_index=-1)
+    return total
+
+
+def _condition(model: TextToImage, b: Batch) -> torch.Tensor:
+    h_all = model.encoder.prefix_conditions(b.ids)
+    return h_all[torch.arange(len(b.k)), b.k]
+
+
+def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int = 10**9) -> dict[str, float]:
+    model = tr.model
+    d, opt_d, opt_g = (tr.d1, tr.opt_d1, tr.opt_g1) if stage == 1 else (tr.d2, tr.opt_d2, tr.opt_g2)
+    real = b.real if stage == 2 else F.avg_pool2d(b.real, model.image_size // model.gan_config.stage1_size)
+
+    def generate(h: torch.Tensor, grad: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if stage == 1:
+            c, mu, logvar = model.ca(h, b.eps)
+            return model.stage1(b.z, c)[0], mu, logvar
+        with torch.no_grad():  # stage I and the encoder are frozen: their averaged weights feed stage II
+            c, mu, logvar = tr.ema_ca(h, b.eps)
+            image1 = tr.ema_stage1(b.z, c)[0]
+        return model.stage2(image1, c)[0], mu, logvar
+
+    # Discriminator (and, in stage I, the text encoder).
+    if stage == 1:
+        h = _condition(model, b)
+    else:
+        with torch.no_grad():
+            h = _condition(model, b)
+    with torch.no_grad():
+        fake, _, _ = generate(h.detach(), grad=False)
+    u_r, c_r, aux_r, phi_r = d(real, h)
+    u_f, c_f, _, _ = d(fake, h)
+    c_m = d.cond_logit(phi_r.roll(1, dims=0), h)
+    w_m = b.mismatch_ok.float()
+    loss_mis = (F.relu(1.0 + c_m) * w_m).sum() / w_m.sum().clamp(min=1.0)
+    loss_d = (
+        F.relu(1.0 - u_r).mean()
+        + F.relu(1.0 + u_f).mean()
+        + F.relu(1.0 - c_r).mean()
+        + F.relu(1.0 + c_f).mean()
+        + cfg.mismatch_weight * loss_mis
+    )
+    aux_d = _aux_loss(aux_r, b.labels) if aux_r else torch.zeros(())
+    opt_d.zero_grad(set_to_none=True)
+    (loss_d + cfg.aux_weight * aux_d).backward()
+    opt_d.step()
+
+    # Generator.
+    hd = h.detach()
+    fake, mu, logvar = generate(hd, grad=True)
+    u_f, c_f, aux_f, _ = d(fake, hd)
+    kl = ConditioningAugmentation.kl(mu, logvar) if stage == 1 else torch.zeros(())
+    aux_g = _aux_loss(aux_f, b.stated) if aux_f else torch.zeros(())
+    loss_g = -u_f.mean() - c_f.mean() + cfg.kl_weight * kl + cfg.aux_weight * aux_g
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    # Warm-up: early on the average follows the live weights instead of staying near the random start.
+    decay = min(cfg.ema, (1.0 + step) / (10.0 + step))
+    if stage == 1:
+        ema_update(tr.ema_stage1, model.stage1, decay)
+        ema_update(tr.ema_ca, model.ca, decay)
+    else:
+        ema_update(tr.ema_stage2, model.stage2, decay)
+    return {
+        "loss_d": float(loss_d.detach()),
+        "loss_g": float(loss_g.detach()),
+        "aux_d": float(aux_d.detach()),
+        "aux_g": float(aux_g.detach()),
+        "kl": float(kl.detach()),
+        "d_real": float(u_r.mean().detach()),
+        "d_fake": float(u_f.mean().detach()),
+    }
+
+
+# ------------------------------------------------------------------------------------------------- samples
+
+
+@torch.no_grad()
+def prefix_images(model: TextToImage, title: str, seed: int, stage: int = 2) -> tuple[list[str], np.ndarray]:
+    """Word prefixes of ``title`` (known words only, the empty prefix first) and their images (K+1, S, S, 3)."""
+    from gan_studio.data.title_words import split_words
+
+    words = [w.text for w in split_words(title) if w.text in model.vocab]
+    ids = torch.tensor([model.vocab.encode(words)], dtype=torch.long).reshape(1, -1)
+    h = model.encoder.prefix_conditions(ids)[0]
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(1, model.gan_config.z_dim, generator=gen).expand(len(h), -1)
+    eps = torch.randn(1, model.gan_config.cond_dim, generator=gen).expand(len(h), -1)
+    c, _, _ = model.ca(h, eps)
+    image1, _ = model.stage1(z, c)
+    image = model.stage2(image1, c)[0] if stage == 2 else image1
+    prefixes = [" ".join(words[:k]) for k in range(len(words) + 1)]
+    return prefixes, to_uint8(image)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def write_sample_grid(model: TextToImage, path: Path, stage: int, seed: int = 0) -> None:
+    """One row per sample title, one column per word prefix; stage-I images are upsampled to the row height."""
+    rows = []
+    size = model.image_size
+    for r, title in enumerate(SAMPLE_TITLES):
+        _, imgs = prefix_images(model, title, seed + r, stage)
+        if imgs.shape[1] != size:
+            imgs = np.repeat(np.repeat(imgs, size // imgs.shape[1], axis=1), size // imgs.shape[2], axis=2)
+        rows.append(np.concatenate(list(imgs), axis=1))
+    width = max(r.shape[1] for r in rows)
+    grid = np.full((size * len(rows), width, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        grid[i * size : (i + 1) * size, : row.shape[1]] = row
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).save(path)
+
+
+# ------------------------------------------------------------------------------------------------- state
+
+
+STATE_NAME = "train_state.safetensors"
+
+
+def save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict = {}
+    for name, module in tr.modules().items():
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    for name, opt in tr.optimizers().items():
+        t, m = optimizer_to_tensors(opt.state_dict(), prefix=f"{name}.")
+        tensors.update(t)
+        meta[name] = m
+    save_checkpoint(
+        tensors,
+        out / STATE_NAME,
+        architecture=f"{cfg.variant}-training-state",
+        config={"model": tr.model.config_dict(), "train": asdict(cfg)},
+        extra={"stage": stage, "step": step, "wall_time_s": wall, "optimizers": meta},
+    )
+
+
+def load_state(tr: Trainer, out: Path, cfg: GanTrainConfig) -> tuple[int, int, float]:
+    """Restores ``tr`` from ``out``; returns (stage, step done in that stage, wall time so far)."""
+    state, manifest = load_checkpoint(out / STATE_NAME, architecture=f"{cfg.variant}-training-state")
+    for name, module in tr.modules().items():
+        prefix = f"{name}."
+        module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+    extra = manifest["extra"]
+    for name, opt in tr.optimizers().items():
+        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizers"][name], prefix=f"{name}."))
+    return int(extra["stage"]), int(extra["step"]), float(extra["wall_time_s"])
+
+
+def new_model(cfg: GanTrainConfig, gan: GanConfig, vocab: Vocabulary, table) -> TextToImage:
+    recurrent = cfg.variant == "restgan"
+    n_feat = len(table) + 3 if recurrent else 0
+    text = TextConfig(
+        kind="recurrent" if recurrent else "bag",
+        vocab_size=len(vocab),
+        hidden_dim=gan.text_dim,
+        embed_dim=min(64, gan.text_dim),
+        n_color_features=n_feat,
+    )
+    return TextToImage(
+        text,
+        gan,
+        vocab.words,
+        table.word_to_cluster if recurrent else None,
+        [c.lab for c in table.clusters] if recurrent else None,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- loop
+
+
+@dataclass
+class TrainOutcome:
+    model: TextToImage
+    steps: dict[str, int]
+    wall_time_s: float
+    steps_per_s: dict[str, float]
+
+
+def train_gan(
+    data: TextImageData,
+    model: TextToImage,
+    cfg: GanTrainConfig,
+    out: Path,
+    *,
+    progress: bool = False,
+    cancel=None,
+) -> TrainOutcome:
+    """Run (or resume) both stages into ``out``; returns the EMA model."""
+    torch.manual_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    tr = build_trainer(model, cfg)
+    stage, done, wall = 1, 0, 0.0
+    if (out / STATE_NAME).is_file():
+        stage, done, wall = load_state(tr, out, cfg)
+    log = (out / "log.jsonl").open("a")
+    rates: dict[str, float] = {}
+    try:
+        for s, total in ((1, cfg.stage1_steps), (2, cfg.stage2_steps)):
+            if s < stage:
+                continue
+            start = done if s == stage else 0
+            model.train()
+            bar = ProgressBar(total, f"{cfg.variant} stage {s}", enabled=progress)
+            bar.update(start)
+            t0 = time.monotonic()
+            for step in range(start, total):
+                if cancel is not None:
+                    cancel()
+                b = sample_batch(data, cfg, model.gan_config, step, s)
+                losses = train_step(tr, b, cfg, s, step)
+                n = step + 1
+                if n % cfg.log_every == 0 or n == total:
+                    log.write(
+                        json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in losses.items()}})
+                    )
+                    log.write("\n")
+                    log.flush()
+                bar.update(n, f"D {losses['loss_d']:.2f} G {losses['loss_g']:.2f}")
+                if n % cfg.sample_every == 0 or n == total:
+                    write_sample_grid(tr.shipped_model(), out / "samples" / f"stage{s}_{n:06d}.png", s)
+                    model.train()
+                if n % cfg.checkpoint_every == 0 or n == total:
+                    save_state(tr, out, s, n, cfg, wall + time.monotonic() - t0)
+            elapsed = time.monotonic() - t0
+            wall += elapsed
+            rates[f"stage{s}"] = (total - start) / elapsed if elapsed > 0 and total > start else 0.0
+            bar.close()
+            if s == 1:
+                # Stage II starts on fresh state saved at its step 0.
+                save_state(tr, out, 2, 0, cfg, wall)
+            stage, done = s + 1, 0
+    finally:
+        log.close()
+    return TrainOutcome(
+        tr.shipped_model(), {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates
+    )
+
+
+def scaled(cfg: GanTrainConfig, **changes) -> GanTrainConfig:
+    return replace(cfg, **changes)

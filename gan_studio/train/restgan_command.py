@@ -1,0 +1,174 @@
+"""`gan-studio train restgan|stackgan`: data preparation, the loop, and the final weights with manifest and card."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+
+from gan_studio.models.checkpoint import save_checkpoint
+from gan_studio.models.stackgan import GanConfig
+from gan_studio.models.text import Vocabulary
+from gan_studio.train.restgan import GanTrainConfig, new_model, train_gan
+from gan_studio.train.text_data import build_data, render_builtin
+
+TRAIN_SEED = 0  # built-in catalog seed of the training items (benchmarks use other seeds)
+
+
+def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
+    cfg = GanTrainConfig.tiny(args.model) if args.tiny else GanTrainConfig(variant=args.model)
+    gan = GanConfig.tiny() if args.tiny else GanConfig()
+    changes = {
+        k: v
+        for k, v in {
+            "stage1_steps": args.stage1_steps,
+            "stage2_steps": args.stage2_steps,
+            "batch": args.batch,
+            "items": args.items,
+            "seed": args.seed,
+        }.items()
+        if v is not None
+    }
+    return replace(cfg, **changes), gan
+
+
+def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, progress: bool):
+    if args.data == "builtin":
+        cache = Path(args.cache) if args.cache else out / "items.npz"
+        images, titles, attrs = render_builtin(
+            cache, TRAIN_SEED, cfg.items, gan.image_size, progress=progress
+        )
+        description = {
+            "source": "builtin",
+            "seed": TRAIN_SEED,
+            "start": 0,
+            "n": cfg.items,
+            "description": f"built-in catalog seed {TRAIN_SEED}, items [0, {cfg.items}), rendered at "
+            f"{gan.image_size * 2} px and area-downsampled to {gan.image_size} px",
+        }
+        return images, titles, attrs, description
+    from gan_studio.data.layout import read_catalog
+    from gan_studio.train.classifier import _resize_uint8
+
+    folder = Path(args.data)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--data {folder} is neither 'builtin' nor a catalog folder")
+    items = read_catalog(folder, color_words=table.words)
+    if len(items) < 2:
+        raise ValueError(f"the catalog {folder} has {len(items)} items; training needs at least 2")
+    import numpy as np
+
+    images = np.stack([_resize_uint8(it.image, gan.image_size) for it in items])
+    titles = [it.title for it in items]
+    attrs = [it.attributes for it in items]
+    return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}
+
+
+def model_card(manifest: dict) -> str:
+    t, m = manifest["training"], manifest["metrics"]
+    variant = manifest["architecture"]
+    what = (
+        "ReStGAN: recurrent StackGAN. An LSTM over the title's words (color words enter through the LAB color "
+        "table's cluster features) gives one condition per word prefix; stage I draws a 32 px image, stage II "
+        "refines it to 64 px; discriminators carry auxiliary type/color/gender heads."
+        if variant == "restgan"
+        else "StackGAN baseline: the same two-stage GAN conditioned on the whole title through the mean of ordinary "
+        "word embeddings; no LSTM, no color table, no auxiliary classifier, trained on whole titles only."
+    )
+    rates = ", ".join(f"{k} {v:.2f} steps/s" for k, v in t.get("steps_per_s", {}).items())
+    return f"""# {variant} ({manifest["config"]["gan"]["image_size"]} px)
+
+{what}
+
+## How it was trained
+
+- Command: `{t["command"]}`
+- Seed {t["seed"]}; stage I {t["steps"]["stage1"]} steps, stage II {t["steps"]["stage2"]} steps, batch {t["batch"]}
+- Wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s) ({rates})
+- Data: {manifest["data"].get("description", manifest["data"])}
+- Hinge loss, spectral norm in the discriminators, matching-aware conditional logit (projection), TTUR
+  (G {t["config"]["lr_g"]}, D {t["config"]["lr_d"]}), EMA {t["config"]["ema"]} of the generator weights (shipped).
+
+## Results
+
+{json.dumps(m, indent=1) if m else "See docs/benchmarks/restgan.md (`gan-studio bench restgan`)."}
+
+## Limitations
+
+Trained only on procedurally rendered front views of one garment on a near-white background; words outside the
+vocabulary ({len(manifest["config"]["words"])} words) are ignored. The shipped attribute classifier that scores it was
+never a training signal.
+"""
+
+
+def train_restgan_command(args: argparse.Namespace) -> int:
+    import time
+
+    from gan_studio.data.colortable import ColorTable
+
+    table = ColorTable.load()
+    cfg, gan = _configs(args)
+    if cfg.stage1_steps < 1 or cfg.stage2_steps < 0 or cfg.batch < 2:
+        raise ValueError("--stage1-steps must be >= 1, --stage2-steps >= 0 and --batch >= 2")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    images, titles, attrs, description = _load_data(args, cfg, gan, table, out, progress)
+    # Both variants get the same vocabulary: the catalog's words seen twice, plus every color-table word.
+    vocab = Vocabulary.from_titles(titles, extra=table.words)
+    data = build_data(images, titles, attrs, vocab, table.cluster_of, description)
+    model = new_model(cfg, gan, vocab, table)
+    t0 = time.monotonic()
+    outcome = train_gan(data, model, cfg, out, progress=progress)
+    training = {
+        "command": "gan-studio " + " ".join(shlex.quote(a) for a in args.argv),
+        "seed": cfg.seed,
+        "steps": outcome.steps,
+        "batch": cfg.batch,
+        "wall_time_s": round(outcome.wall_time_s, 1),
+        "this_run_s": round(time.monotonic() - t0, 1),
+        "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
+        "threads": torch.get_num_threads(),
+        "config": asdict(cfg),
+    }
+    weights = out / f"{cfg.variant}.safetensors"
+    manifest_like = {
+        "architecture": cfg.variant,
+        "config": outcome.model.config_dict(),
+        "training": training,
+        "data": description,
+        "metrics": {},
+    }
+    save_checkpoint(
+        outcome.model.state_dict(),
+        weights,
+        architecture=cfg.variant,
+        config=manifest_like["config"],
+        training=training,
+        data=description,
+        card=model_card(manifest_like),
+    )
+    print(f"wrote {weights}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="builtin", help="'builtin' or a catalog folder")
+    p.add_argument("--out", required=True, help="run folder: state, log, samples, final weights")
+    p.add_argument("--stage1-steps", type=int, default=None)
+    p.add_argument("--stage2-steps", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--items", type=int, default=None, help="built-in items to train on")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--tiny", action="store_true", help="tiny config for tests")
+    p.add_argument("--no-progress", action="store_true")
