@@ -99,6 +99,17 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--model", default="builtin")
     c.add_argument("--out", default="docs/benchmarks")
     c.set_defaults(func=_run_bench_classifier)
+    from gan_studio.metrics.bench_restgan import add_arguments
+
+    g = bsub.add_parser("restgan", help="ReStGAN vs the StackGAN baseline: IS, FID, accuracy, color, consistency")
+    add_arguments(g)
+    g.set_defaults(func=_run_bench_restgan)
+
+
+def _run_bench_restgan(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_restgan import bench_restgan_command
+
+    return bench_restgan_command(args)
 
 
 def _run_bench_catalog(args: argparse.Namespace) -> int:
