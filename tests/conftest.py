@@ -2,7 +2,7 @@
 
 GUI tests run offscreen: the platform must be chosen before any Qt module is imported, so it is set here, at the
 top of the first file pytest imports. Qt settings are redirected into each test's temporary folder so that tests
-never read or write the user's real settings. Nothing here imports Qt: the core tests must run without it.
+never read or write the user's real settings, and caches into it too. Nothing here imports Qt: the core tests must run without it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,12 @@ import sys
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Caches (the product-discovery index) go to the test's temporary folder, never the user's."""
+    monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path / "cache"))
 
 
 @pytest.fixture(autouse=True)

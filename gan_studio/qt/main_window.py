@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from gan_studio.qt.about import AboutDialog
 from gan_studio.qt.catalog_browser import CatalogBrowser
+from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.palette import PaletteWidget, load_clusters
 from gan_studio.qt.placeholders import PlaceholderPage
 from gan_studio.qt.settings import app_settings
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
     ``bridge`` is the :class:`~gan_studio.qt.bridge.WorkerBridge` the workspaces submit to; when None the window
     makes (and on close shuts down) its own. ``show_dialogs=False`` routes errors only to the log and status bar
     (tests, screenshots). ``builtin_count`` is how many built-in catalog items the browser shows.
+    ``generate_options`` are keyword arguments for the Generate workspace (e.g. ``model_path``, ``discovery``).
     """
 
     errorReported = Signal(str)
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         builtin_count: int = 512,
         show_dialogs: bool = True,
         clusters=None,
+        generate_options: dict | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -102,8 +105,9 @@ class MainWindow(QMainWindow):
         # --- workspaces
         self.catalog = CatalogBrowser(bridge, clusters, builtin_count=builtin_count)
         self.stack = QStackedWidget()
-        self.pages: dict[str, QWidget] = {"catalog": self.catalog}
-        for key, _title in WORKSPACES[1:]:
+        self.generate = GenerateWorkspace(bridge, clusters, **(generate_options or {}))
+        self.pages: dict[str, QWidget] = {"catalog": self.catalog, "generate": self.generate}
+        for key, _title in WORKSPACES[2:]:
             self.pages[key] = PlaceholderPage(key)
         for key, _title in WORKSPACES:
             self.stack.addWidget(self.pages[key])
@@ -225,8 +229,29 @@ class MainWindow(QMainWindow):
         c.openFolderRequested.connect(self.open_folder_dialog)
         c.errorOccurred.connect(self.report_error)
         c.colorFilterChanged.connect(lambda i: self.palette_widget.set_selected(None if i < 0 else i))
-        self.palette_widget.colorPicked.connect(lambda index, _word: self.catalog.set_color_cluster(index))
-        self.palette_widget.cleared.connect(lambda: self.catalog.set_color_cluster(None))
+        self.palette_widget.colorPicked.connect(self._on_color_picked)
+        self.palette_widget.cleared.connect(
+            lambda: self.current_workspace() != "generate" and self.catalog.set_color_cluster(None)
+        )
+        g = self.generate
+        g.message.connect(self.log)
+        g.warning.connect(self._log_warning)
+        g.colorClusterChanged.connect(lambda _i: self._sync_palette())
+        c.sourceOpened.connect(lambda _description: g.set_catalog_source(c.source))
+
+    def _on_color_picked(self, index: int, word: str) -> None:
+        # The palette serves the workspace in front: it filters the catalog, or sets the title's color word.
+        if self.current_workspace() == "generate":
+            self.generate.apply_color(index, word)
+        else:
+            self.catalog.set_color_cluster(index)
+
+    def _sync_palette(self) -> None:
+        if self.current_workspace() == "generate":
+            index = self.generate.color_cluster()
+        else:
+            index = self.catalog.combos["color"].currentData()
+        self.palette_widget.set_selected(None if index is None or index < 0 else int(index))
 
     # ------------------------------------------------------------------------------------------------ workspaces
 
@@ -235,6 +260,7 @@ class MainWindow(QMainWindow):
             raise ValueError(f"unknown workspace {key!r}")
         self.stack.setCurrentWidget(self.pages[key])
         self.workspace_actions[key].setChecked(True)
+        self._sync_palette()
 
     def current_workspace(self) -> str:
         current = self.stack.currentWidget()
@@ -373,6 +399,7 @@ class MainWindow(QMainWindow):
         if workspace in self.pages:
             self.set_workspace(str(workspace))
         self.catalog.restore_settings(s)
+        self.generate.restore_settings(s)
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -380,6 +407,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/state", self.saveState())
         s.setValue("window/workspace", self.current_workspace())
         self.catalog.save_settings(s)
+        self.generate.save_settings(s)
         s.sync()
 
     def closeEvent(self, event) -> None:
@@ -387,6 +415,7 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.save_settings()
             self.catalog.stop()
+            self.generate.stop()
             self.bridge.cancel_all()
             if self._about is not None:
                 self._about.close()

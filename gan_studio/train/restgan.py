@@ -64,7 +64,7 @@ class GanTrainConfig:
     lr_d: float = 4e-4  # two time-scale update rule
     beta1: float = 0.0
     beta2: float = 0.9
-    kl_weight: float = 1.0
+    kl_weight: float = 0.05  # 1.0 collapsed c to the prior within 300 steps (text ignored)
     aux_weight: float = 1.0
     mismatch_weight: float = 1.0
     full_title_p: float = 0.4  # ReStGAN: share of samples on whole titles; the rest on a uniform prefix
