@@ -95,9 +95,10 @@ class Trainer:
     opt_d1: torch.optim.Adam
     opt_g2: torch.optim.Adam
     opt_d2: torch.optim.Adam
+    text_aux: torch.nn.ModuleDict | None = None  # ReStGAN: what the prefix states, read from its condition
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {
+        out = {
             "model": self.model,
             "ema_ca": self.ema_ca,
             "ema_stage1": self.ema_stage1,
@@ -105,6 +106,9 @@ class Trainer:
             "d1": self.d1,
             "d2": self.d2,
         }
+        if self.text_aux is not None:
+            out["text_aux"] = self.text_aux
+        return out
 
     def optimizers(self) -> dict[str, torch.optim.Adam]:
         return {"opt_g1": self.opt_g1, "opt_d1": self.opt_d1, "opt_g2": self.opt_g2, "opt_d2": self.opt_d2}
@@ -125,6 +129,14 @@ def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
     d1 = Discriminator(gan, gan.stage1_size, aux)
     d2 = Discriminator(gan, gan.image_size, aux)
     betas = (cfg.beta1, cfg.beta2)
+    # ReStGAN's auxiliary classifier also reads the stated attributes back from the text condition, so that the
+    # LSTM state encodes them from the first steps (learning them only through the discriminator's matching
+    # logit left the condition uninformative for hundreds of steps, and the generator ignored it).
+    text_aux = None
+    if cfg.variant == "restgan":
+        sizes = {"type": 6, "gender": 3, "color": n_clusters, "length": 5, "fit": 5}
+        text_aux = torch.nn.ModuleDict({f"head_{k}": torch.nn.Linear(gan.text_dim, n) for k, n in sizes.items()})
+    d_params = [*d1.parameters(), *model.encoder.parameters(), *(text_aux.parameters() if text_aux else [])]
     return Trainer(
         model=model,
         # The averaged copies always run as at inference (batch norm on running statistics).
@@ -134,9 +146,10 @@ def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
         d1=d1,
         d2=d2,
         opt_g1=torch.optim.Adam([*model.stage1.parameters(), *model.ca.parameters()], cfg.lr_g, betas),
-        opt_d1=torch.optim.Adam([*d1.parameters(), *model.encoder.parameters()], cfg.lr_d, betas),
+        opt_d1=torch.optim.Adam(d_params, cfg.lr_d, betas),
         opt_g2=torch.optim.Adam(model.stage2.parameters(), cfg.lr_g, betas),
         opt_d2=torch.optim.Adam(d2.parameters(), cfg.lr_d, betas),
+        text_aux=text_aux,
     )
 
 
@@ -247,6 +260,8 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
         + cfg.mismatch_weight * loss_mis
     )
     aux_d = _aux_loss(aux_r, b.labels) if aux_r else torch.zeros(())
+    if stage == 1 and tr.text_aux is not None:
+        aux_d = aux_d + _aux_loss({k.removeprefix("head_"): m(h) for k, m in tr.text_aux.items()}, b.stated)
     opt_d.zero_grad(set_to_none=True)
     (loss_d + cfg.aux_weight * aux_d).backward()
     opt_d.step()
