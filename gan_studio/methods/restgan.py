@@ -13,6 +13,7 @@ condition, not the noise, so the garment keeps what it already showed.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,19 @@ class Generation:
         return self.images[-1]
 
 
+def parse_title(title: object, known: Container[str], color_words: Mapping[str, int]) -> ParsedTitle:
+    """Read ``title`` against a vocabulary: each word's span, whether it is known, its color cluster and what it
+    states. Never raises: a non-string counts as an empty title."""
+    text = title if isinstance(title, str) else ""
+    words = split_words(text)
+    texts = [w.text for w in words]
+    out = [
+        TitleWord(w.text, w.start, w.end, w.text in known, color_words.get(w.text), word_statement(texts, i))
+        for i, w in enumerate(words)
+    ]
+    return ParsedTitle(text, tuple(out), truncated=sum(w.known for w in out) > MAX_WORDS)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
@@ -113,16 +127,7 @@ class TitleGenerator:
 
     # ---- reading a title ------------------------------------------------------------------------------------
     def parse(self, title: object) -> ParsedTitle:
-        text = title if isinstance(title, str) else ""
-        words = split_words(text)
-        texts = [w.text for w in words]
-        out, n_known = [], 0
-        for i, w in enumerate(words):
-            known = w.text in self.model.vocab
-            n_known += known
-            cluster = self.model.color_words.get(w.text)
-            out.append(TitleWord(w.text, w.start, w.end, known, cluster, word_statement(texts, i)))
-        return ParsedTitle(text, tuple(out), truncated=n_known > MAX_WORDS)
+        return parse_title(title, self.model.vocab, self.model.color_words)
 
     def word_ids(self, parsed: ParsedTitle) -> list[int]:
         return self.model.vocab.encode(parsed.known_words)

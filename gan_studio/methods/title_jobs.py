@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_studio.data.title_words import MAX_WORDS, split_words, word_statement
 from gan_studio.methods.restgan import (
     IncrementalSession,
     ParsedTitle,
     TitleGenerator,
     TitleWord,
     default_model_path,
+    parse_title,
 )
 
 MODEL_ENV = "GAN_STUDIO_RESTGAN_WEIGHTS"  # overrides the shipped ReStGAN weights (a .safetensors path)
@@ -52,19 +52,7 @@ class TitleReader:
 
     def parse(self, title: object) -> ParsedTitle:
         """The same reading as :meth:`TitleGenerator.parse` (known words, color clusters, what each states)."""
-        text = title if isinstance(title, str) else ""
-        words = split_words(text)
-        texts = [w.text for w in words]
-        out, n_known = [], 0
-        for i, w in enumerate(words):
-            known = w.text in self.vocab
-            n_known += known
-            out.append(
-                TitleWord(
-                    w.text, w.start, w.end, known, self.color_words.get(w.text), word_statement(texts, i)
-                )
-            )
-        return ParsedTitle(text, tuple(out), truncated=n_known > MAX_WORDS)
+        return parse_title(title, self.vocab, self.color_words)
 
     def color_word(self, parsed: ParsedTitle) -> TitleWord | None:
         """The title's color word that counts (the last known one), or None."""
