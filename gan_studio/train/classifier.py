@@ -556,14 +556,10 @@ def train_classifier_command(args: argparse.Namespace) -> int:
             },
         }
     else:
-        from gan_studio.data.layout import read_catalog
+        from gan_studio.train.catalog_source import open_training_catalog
 
         folder = Path(args.data)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"--data {folder} is neither 'builtin' nor a catalog folder")
-        items = read_catalog(folder, color_words=table.words)
-        if len(items) < 2:
-            raise ValueError(f"the catalog {folder} has {len(items)} items; the classifier needs at least 2")
+        items = open_training_catalog(folder, table.words, "the classifier")
         all_images, all_labels = items_to_arrays(items, mcfg.in_size, table.cluster_of)
         train_idx, held_idx = _split_folder(len(items))
         ids = list(getattr(items, "ids", None) or [item.id for item in items])

@@ -135,7 +135,9 @@ def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
     text_aux = None
     if cfg.variant == "restgan":
         sizes = {"type": 6, "gender": 3, "color": n_clusters, "length": 5, "fit": 5}
-        text_aux = torch.nn.ModuleDict({f"head_{k}": torch.nn.Linear(gan.text_dim, n) for k, n in sizes.items()})
+        text_aux = torch.nn.ModuleDict(
+            {f"head_{k}": torch.nn.Linear(gan.text_dim, n) for k, n in sizes.items()}
+        )
     d_params = [*d1.parameters(), *model.encoder.parameters(), *(text_aux.parameters() if text_aux else [])]
     return Trainer(
         model=model,

@@ -51,16 +51,13 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
             f"{gan.image_size * 2} px and area-downsampled to {gan.image_size} px",
         }
         return images, titles, attrs, description
-    from gan_studio.data.layout import read_catalog
+    import numpy as np
+
+    from gan_studio.train.catalog_source import open_training_catalog
     from gan_studio.train.classifier import _resize_uint8
 
     folder = Path(args.data)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"--data {folder} is neither 'builtin' nor a catalog folder")
-    items = read_catalog(folder, color_words=table.words)
-    if len(items) < 2:
-        raise ValueError(f"the catalog {folder} has {len(items)} items; training needs at least 2")
-    import numpy as np
+    items = open_training_catalog(folder, table.words, "training")
 
     images = np.stack([_resize_uint8(it.image, gan.image_size) for it in items])
     titles = [it.title for it in items]

@@ -47,3 +47,14 @@ def test_train_restgan_tiny_writes_weights_manifest_and_card(tmp_path):
     assert "Seed 0" in (out / "restgan.md").read_text()
     assert main(["generate", "men's blue jeans", "--model", str(out / "restgan.safetensors"),
                  "--out", str(tmp_path / "g.png")]) == 0  # fmt: skip
+
+
+def test_train_stackgan_on_a_catalog_folder_and_refuse_a_missing_one(tmp_path, capsys):
+    folder = tmp_path / "cat"
+    assert main(["catalog", "--n", "6", "--size", "64", "--out", str(folder)]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "stackgan", "--tiny", "--no-progress", "--data", str(folder), "--out", str(out)]) == 0
+    manifest = json.loads((out / "stackgan.json").read_text())
+    assert manifest["data"] == {"source": "folder", "path": str(folder), "n": 6}
+    assert main(["train", "restgan", "--tiny", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "neither 'builtin' nor a catalog folder" in capsys.readouterr().err

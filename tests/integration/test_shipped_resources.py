@@ -61,3 +61,25 @@ def test_cli_refuses_a_folder_without_titles_csv(tmp_path, capsys):
 def test_unknown_color_word_is_a_clear_error(word):
     with pytest.raises(ValueError, match=f"unknown color word '{word}'"):
         ColorTable.load().cluster_of(word)
+
+
+@pytest.mark.parametrize("architecture", ["restgan", "stackgan"])
+def test_shipped_text_to_image_models_load_check_and_draw(architecture):
+    from gan_studio.methods.restgan import TitleGenerator, default_model_path
+
+    path = default_model_path(architecture)
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["architecture"] == architecture and manifest["sha256"] == file_sha256(path)
+    assert path.stat().st_size < 8_000_000  # shipped weights stay small
+    training = manifest["training"]
+    assert training["command"].startswith(f"gan-studio train {architecture}")
+    assert training["seed"] == 0 and training["wall_time_s"] > 0
+    # both models had the same data and the same step budget
+    other = "stackgan" if architecture == "restgan" else "restgan"
+    other_manifest = json.loads(default_model_path(other).with_suffix(".json").read_text())
+    assert other_manifest["training"]["steps"] == training["steps"]
+    assert other_manifest["data"] == manifest["data"]
+    gen = TitleGenerator.load(architecture=architecture)
+    a = gen.generate("women's black pants petite capri", seed=7)
+    assert np.array_equal(a.image, gen.generate("women's black pants petite capri", seed=7).image)
+    assert a.image.shape == (64, 64, 3) and a.image.std() > 10  # a picture, not a flat field
