@@ -39,6 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="builtin", help="'builtin' or a .safetensors checkpoint")
     p.add_argument("--architecture", choices=("restgan", "stackgan"), default="restgan")
     p.add_argument("--scale", type=int, default=1, help="upscale written images by this integer factor")
+    p.add_argument(
+        "--condition-noise",
+        type=float,
+        default=None,
+        help="scale of the conditioning-augmentation noise (default: the app's; 1.0 = as in training)",
+    )
 
 
 def generate_command(args: argparse.Namespace) -> int:
@@ -52,7 +58,9 @@ def generate_command(args: argparse.Namespace) -> int:
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"--model {path} does not exist")
-    gen = TitleGenerator.load(path, architecture=args.architecture)
+    if args.condition_noise is not None and not 0.0 <= args.condition_noise <= 2.0:
+        raise ValueError("--condition-noise must be between 0 and 2")
+    gen = TitleGenerator.load(path, architecture=args.architecture, condition_noise=args.condition_noise)
     result = gen.generate(args.title, args.seed)
     if result.parsed.message:
         print(f"gan-studio: {result.parsed.message}", file=sys.stderr)

@@ -108,18 +108,30 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
+# Scale of the conditioning-augmentation noise at inference (1.0 = as in training). Training keeps the KL-regularized
+# noise near unit size, which blurs the title's condition; drawing closer to its mean makes the words count more
+# while z still varies the garment (chosen on validation titles, see docs/benchmarks/restgan.md).
+DEFAULT_CONDITION_NOISE = 1.0
+
+
 class TitleGenerator:
-    def __init__(self, model: TextToImage, name: str | None = None):
+    def __init__(self, model: TextToImage, name: str | None = None, condition_noise: float | None = None):
         self.model = model.eval()
         self.name = name or model.architecture
+        self.condition_noise = DEFAULT_CONDITION_NOISE if condition_noise is None else float(condition_noise)
         self.device = next(model.parameters()).device
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, architecture: str = "restgan", device: str | None = None
+        cls,
+        path: str | Path | None = None,
+        architecture: str = "restgan",
+        device: str | None = None,
+        condition_noise: float | None = None,
     ) -> TitleGenerator:
         path = Path(path) if path is not None else default_model_path(architecture)
-        return cls(load_text_to_image(path, architecture, device=device or "cpu"), name=architecture)
+        model = load_text_to_image(path, architecture, device=device or "cpu")
+        return cls(model, name=architecture, condition_noise=condition_noise)
 
     @property
     def image_size(self) -> int:
@@ -134,11 +146,12 @@ class TitleGenerator:
 
     # ---- noise ---------------------------------------------------------------------------------------------
     def noise(self, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """z (1, z_dim) and eps (1, cond_dim) for ``seed`` (independent of the title)."""
+        """z (1, z_dim) and eps (1, cond_dim) for ``seed`` (independent of the title; eps scaled by
+        :attr:`condition_noise`)."""
         gen = torch.Generator().manual_seed(int(seed) % (2**63))
         cfg = self.model.gan_config
         z = torch.randn(1, cfg.z_dim, generator=gen)
-        eps = torch.randn(1, cfg.cond_dim, generator=gen)
+        eps = torch.randn(1, cfg.cond_dim, generator=gen) * self.condition_noise
         return z.to(self.device), eps.to(self.device)
 
     @torch.no_grad()
@@ -191,7 +204,7 @@ class ConditionedGenerator:
         gen = torch.Generator().manual_seed(int(seed))
         cfg = self.model.gan_config
         z = torch.randn(n, cfg.z_dim, generator=gen).to(self._h.device)
-        eps = torch.randn(n, cfg.cond_dim, generator=gen).to(self._h.device)
+        eps = torch.randn(n, cfg.cond_dim, generator=gen).to(self._h.device) * self.generator.condition_noise
         c, _, _ = self.model.ca(self._h.expand(n, -1), eps)
         return torch.cat([z, c], dim=1)
 

@@ -86,6 +86,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default: torch's own; use 1 while another job keeps the cores busy)",
     )
     p.add_argument("--no-qt", action="store_true", help="skip the on-screen (Qt) word-to-pixels latency")
+    p.add_argument(
+        "--condition-noise",
+        type=float,
+        default=None,
+        help="scale of the conditioning-augmentation noise at inference for both models (default: the app's)",
+    )
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -544,7 +550,9 @@ def _markdown(data: dict) -> str:
             f"Held-out titles: built-in catalog seed {held['catalog_seed']}, items 0..{held['n'] - 1}; real-vs-real "
             f"floor against seed {held['floor_seed']}, items 0..{held['n'] - 1}; training used catalog seeds "
             f"{held['training_seeds'] or 'none recorded'}. Noise seed of title i: {held['noise_seed']} + i, the "
-            "same for both models."
+            "same for both models. Conditioning-augmentation noise at inference: "
+            f"{data['models']['restgan']['condition_noise']} (ReStGAN), "
+            f"{data['models']['stackgan']['condition_noise']} (StackGAN); 1.0 is the training distribution."
         ),
         (
             f"Models: ReStGAN `{data['models']['restgan']['path']}`, StackGAN `{data['models']['stackgan']['path']}`"
@@ -730,7 +738,9 @@ def bench_restgan_command(args) -> int:
     n, n_words, n_lat = args.n, min(args.n_words, args.n), min(args.n_latency, args.n)
 
     paths = {arch: _weights(getattr(args, arch), arch) for arch in ARCHS}
-    gens = {arch: TitleGenerator.load(paths[arch], arch) for arch in ARCHS}
+    gens = {
+        arch: TitleGenerator.load(paths[arch], arch, condition_noise=args.condition_noise) for arch in ARCHS
+    }
     manifests = {arch: read_manifest(paths[arch]) for arch in ARCHS}
     classifier = load_classifier(args.classifier)
     sizes = {g.image_size for g in gens.values()}
@@ -830,6 +840,7 @@ def bench_restgan_command(args) -> int:
                 "sha256": manifests[arch].get("sha256"),
                 "training": manifests[arch].get("training", {}).get("command"),
                 "data": manifests[arch].get("data"),
+                "condition_noise": gens[arch].condition_noise,
             }
             for arch in ARCHS
         },
