@@ -71,7 +71,9 @@ def model_card(manifest: dict) -> str:
     what = (
         "ReStGAN: recurrent StackGAN. An LSTM over the title's words (color words enter through the LAB color "
         "table's cluster features) gives one condition per word prefix; stage I draws a 32 px image, stage II "
-        "refines it to 64 px; discriminators carry auxiliary type/color/gender heads."
+        "refines it to 64 px. The auxiliary classifier: type/color/gender heads on both discriminators (trained "
+        "on real labels; the generator is scored on what its title prefix states), and heads that read the "
+        "stated type/gender/color/length/fit back from the LSTM state. Trained on random prefixes of every title."
         if variant == "restgan"
         else "StackGAN baseline: the same two-stage GAN conditioned on the whole title through the mean of ordinary "
         "word embeddings; no LSTM, no color table, no auxiliary classifier, trained on whole titles only."
@@ -93,6 +95,13 @@ def model_card(manifest: dict) -> str:
 ## Results
 
 {json.dumps(m, indent=1) if m else "See docs/benchmarks/restgan.md (`gan-studio bench restgan`)."}
+
+## Using it
+
+The app draws with the conditioning-augmentation noise scaled by 0.25 (`DEFAULT_CONDITION_NOISE` in
+`gan_studio/methods/restgan.py`, chosen on validation titles); `gan-studio generate --condition-noise 1.0` draws as
+in training. 64 px rather than 128 px: a 128 px stage II measured about 4.9x slower per step on this 2-core machine
+(see `resources/README.md`).
 
 ## Limitations
 
