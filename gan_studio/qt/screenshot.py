@@ -65,11 +65,52 @@ def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512,
     return out
 
 
+def generate_screenshot(path: str | Path, title: str, *, seed: int = 7) -> Path:
+    """The main window on the Generate workspace after drawing ``title``, with its similar catalog items."""
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+
+    from gan_studio.qt.app import make_application
+    from gan_studio.qt.bridge import WorkerBridge
+    from gan_studio.qt.main_window import MainWindow
+
+    app = make_application(sys.argv[:1])
+    with tempfile.TemporaryDirectory() as settings_dir:
+        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
+        bridge = WorkerBridge("cpu")
+        window = MainWindow(bridge, builtin_count=64, show_dialogs=False)
+        window.resize(1280, 820)
+        window.show()
+        ws = window.generate
+        loop = QEventLoop()
+        state = {"title_set": False}
+
+        def matches(_n: int) -> None:
+            if not state["title_set"]:
+                state["title_set"] = True
+                ws.set_seed(seed, commit=False)
+                ws.set_title(title)
+            elif ws.last_outcome is not None and ws.last_outcome.title == title:
+                QTimer.singleShot(600, loop.quit)
+
+        ws.matchesShown.connect(matches)
+        QTimer.singleShot(180_000, loop.quit)
+        window.set_workspace("generate")
+        loop.exec()
+        out = grab_window(path, window)
+        window.close()
+        bridge.shutdown()
+    app.processEvents()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    path = args[0] if args else "docs/screenshots/main_window.png"
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if len(args) >= 3 and args[1] == "--generate":  # PATH --generate TITLE
+        print(generate_screenshot(args[0], args[2]))
+        return 0
+    path = args[0] if args else "docs/screenshots/main_window.png"
     print(main_window_screenshot(path))
     return 0
 
