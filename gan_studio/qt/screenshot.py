@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMainWindow, QWidget
@@ -28,9 +29,11 @@ def grab_window(path: str | Path, window: QWidget | None = None) -> Path:
     return path
 
 
-def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512, row: int = 5) -> Path:
-    """The main window on the built-in catalog with item ``row`` selected and its parts overlay shown."""
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+@contextmanager
+def _fresh_window(count: int):
+    """A shown 1280x820 main window with settings in a temporary folder and its own worker; yields
+    (window, event loop) and tears both down after the caller grabbed what it needed."""
+    from PySide6.QtCore import QEventLoop, QSettings
 
     from gan_studio.qt.app import make_application
     from gan_studio.qt.bridge import WorkerBridge
@@ -43,7 +46,19 @@ def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512,
         window = MainWindow(bridge, builtin_count=count, show_dialogs=False)
         window.resize(1280, 820)
         window.show()
-        loop = QEventLoop()
+        try:
+            yield window, QEventLoop()
+        finally:
+            window.close()
+            bridge.shutdown()
+    app.processEvents()
+
+
+def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512, row: int = 5) -> Path:
+    """The main window on the built-in catalog with item ``row`` selected and its parts overlay shown."""
+    from PySide6.QtCore import QTimer
+
+    with _fresh_window(count) as (window, loop):
         catalog = window.catalog
 
         def loaded(_n: int) -> None:
@@ -58,34 +73,19 @@ def main_window_screenshot(path: str | Path, *, seed: int = 0, count: int = 512,
         QTimer.singleShot(120_000, loop.quit)
         catalog.open_builtin(seed)
         loop.exec()
-        out = grab_window(path, window)
-        window.close()
-        bridge.shutdown()
-    app.processEvents()
-    return out
+        return grab_window(path, window)
 
 
 def generate_screenshot(path: str | Path, title: str, *, seed: int = 7) -> Path:
     """The main window on the Generate workspace after drawing ``title``, with its similar catalog items."""
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
+    from PySide6.QtCore import QTimer
 
-    from gan_studio.qt.app import make_application
-    from gan_studio.qt.bridge import WorkerBridge
-    from gan_studio.qt.main_window import MainWindow
-
-    app = make_application(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as settings_dir:
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
-        bridge = WorkerBridge("cpu")
-        window = MainWindow(bridge, builtin_count=64, show_dialogs=False)
-        window.resize(1280, 820)
-        window.show()
+    with _fresh_window(64) as (window, loop):
         ws = window.generate
-        loop = QEventLoop()
         state = {"title_set": False}
 
         def matches(_n: int) -> None:
-            if not state["title_set"]:
+            if not state["title_set"]:  # the first matches: the discovery index is ready
                 state["title_set"] = True
                 ws.set_seed(seed, commit=False)
                 ws.set_title(title)
@@ -96,11 +96,7 @@ def generate_screenshot(path: str | Path, title: str, *, seed: int = 7) -> Path:
         QTimer.singleShot(180_000, loop.quit)
         window.set_workspace("generate")
         loop.exec()
-        out = grab_window(path, window)
-        window.close()
-        bridge.shutdown()
-    app.processEvents()
-    return out
+        return grab_window(path, window)
 
 
 def main(argv: list[str] | None = None) -> int:
