@@ -101,7 +101,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_run_bench_classifier)
     from gan_studio.metrics.bench_restgan import add_arguments
 
-    g = bsub.add_parser("restgan", help="ReStGAN vs the StackGAN baseline: IS, FID, accuracy, color, consistency")
+    g = bsub.add_parser(
+        "restgan", help="ReStGAN vs the StackGAN baseline: IS, FID, accuracy, color, consistency"
+    )
     add_arguments(g)
     g.set_defaults(func=_run_bench_restgan)
 

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
+from gan_studio.data.image_file import save_image
 from gan_studio.methods.restgan import TitleGenerator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-def _save_image(image: np.ndarray, path: Path, scale: int = 1) -> None:
-    """Atomic save (a temporary file renamed into place), optionally upscaled with nearest neighbours."""
-    if scale > 1:
-        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        Image.fromarray(image).save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,7 +48,7 @@ def generate_command(args: argparse.Namespace) -> int:
     result = gen.generate(args.title, args.seed)
     if result.parsed.message:
         print(f"gan-studio: {result.parsed.message}", file=sys.stderr)
-    _save_image(result.image, out, args.scale)
+    save_image(out, result.image, args.scale, make_parents=True)
     print(f"wrote {out}")
     if args.steps:
         steps = Path(args.steps)
@@ -76,7 +60,7 @@ def generate_command(args: argparse.Namespace) -> int:
         first = 1 if len(result.images) > 1 else 0
         for i, k in enumerate(range(first, len(result.images))):
             name = f"step_{i:02d}.png"
-            _save_image(result.images[k], steps / name, args.scale)
+            save_image(steps / name, result.images[k], args.scale)
             records.append({"file": name, "words": k, "prefix": result.prefixes[k]})
         info = {
             "title": result.parsed.title,

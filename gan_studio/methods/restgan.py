@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from gan_studio.data.title_words import MAX_WORDS, split_words, word_statement
-from gan_studio.models.text_to_image import TextToImage, load_text_to_image
+from gan_studio.models.text_to_image import TextToImage, load_text_to_image, to_uint8
 from gan_studio.resources import resource_path
 
 
@@ -101,11 +101,6 @@ def parse_title(title: object, known: Container[str], color_words: Mapping[str, 
         for i, w in enumerate(words)
     ]
     return ParsedTitle(text, tuple(out), truncated=sum(w.known for w in out) > MAX_WORDS)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 # Scale of the conditioning-augmentation noise at inference (1.0 = as in training). Training keeps the KL-regularized

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -81,6 +82,11 @@ class TextToImage(nn.Module):
         image1, f1 = self.stage1(z, c)
         image, f2 = self.stage2(image1, c)
         return (image, f1 + f2) if features else image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def build_text_to_image(config: dict) -> TextToImage:

@@ -13,9 +13,7 @@ batch per request, so generation never waits behind it). Results go into an undo
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gan_studio.data.image_file import save_image
 from gan_studio.data.title_words import split_words
 from gan_studio.methods.history import History
 from gan_studio.methods.restgan import ParsedTitle, TitleGenerator
@@ -112,18 +111,7 @@ def write_png(path: str | Path, image: np.ndarray, scale: int = 1) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         path = path.with_name(path.name + ".png")
-    im = Image.fromarray(np.ascontiguousarray(image))
-    if scale > 1:
-        im = im.resize((im.width * scale, im.height * scale), Image.Resampling.LANCZOS)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, "PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_image(path, image, scale, resample="lanczos")
 
 
 def _slug(title: str) -> str:

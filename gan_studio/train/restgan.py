@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ from gan_studio.models.checkpoint import (
 )
 from gan_studio.models.stackgan import ConditioningAugmentation, Discriminator, GanConfig
 from gan_studio.models.text import TextConfig, Vocabulary
-from gan_studio.models.text_to_image import TextToImage
+from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.train.progress import ProgressBar
 from gan_studio.train.text_data import LABEL_HEADS, TextImageData
 
@@ -232,7 +232,7 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
     d, opt_d, opt_g = (tr.d1, tr.opt_d1, tr.opt_g1) if stage == 1 else (tr.d2, tr.opt_d2, tr.opt_g2)
     real = b.real if stage == 2 else F.avg_pool2d(b.real, model.image_size // model.gan_config.stage1_size)
 
-    def generate(h: torch.Tensor, grad: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def generate(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if stage == 1:
             c, mu, logvar = model.ca(h, b.eps)
             return model.stage1(b.z, c)[0], mu, logvar
@@ -248,7 +248,7 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
         with torch.no_grad():
             h = _condition(model, b)
     with torch.no_grad():
-        fake, _, _ = generate(h.detach(), grad=False)
+        fake, _, _ = generate(h.detach())
     u_r, c_r, aux_r, phi_r = d(real, h)
     u_f, c_f, _, _ = d(fake, h)
     c_m = d.cond_logit(phi_r.roll(1, dims=0), h)
@@ -270,7 +270,7 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
 
     # Generator.
     hd = h.detach()
-    fake, mu, logvar = generate(hd, grad=True)
+    fake, mu, logvar = generate(hd)
     u_f, c_f, aux_f, _ = d(fake, hd)
     kl = ConditioningAugmentation.kl(mu, logvar) if stage == 1 else torch.zeros(())
     aux_g = _aux_loss(aux_f, b.stated) if aux_f else torch.zeros(())
@@ -315,11 +315,6 @@ def prefix_images(model: TextToImage, title: str, seed: int, stage: int = 2) -> 
     image = model.stage2(image1, c)[0] if stage == 2 else image1
     prefixes = [" ".join(words[:k]) for k in range(len(words) + 1)]
     return prefixes, to_uint8(image)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def write_sample_grid(model: TextToImage, path: Path, stage: int, seed: int = 0) -> None:
@@ -463,7 +458,3 @@ def train_gan(
     return TrainOutcome(
         tr.shipped_model(), {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates
     )
-
-
-def scaled(cfg: GanTrainConfig, **changes) -> GanTrainConfig:
-    return replace(cfg, **changes)

@@ -53,7 +53,9 @@ def test_train_stackgan_on_a_catalog_folder_and_refuse_a_missing_one(tmp_path, c
     folder = tmp_path / "cat"
     assert main(["catalog", "--n", "6", "--size", "64", "--out", str(folder)]) == 0
     out = tmp_path / "run"
-    assert main(["train", "stackgan", "--tiny", "--no-progress", "--data", str(folder), "--out", str(out)]) == 0
+    assert (
+        main(["train", "stackgan", "--tiny", "--no-progress", "--data", str(folder), "--out", str(out)]) == 0
+    )
     manifest = json.loads((out / "stackgan.json").read_text())
     assert manifest["data"] == {"source": "folder", "path": str(folder), "n": 6}
     assert main(["train", "restgan", "--tiny", "--data", str(tmp_path / "nope"), "--out", str(out)]) == 2
