@@ -86,6 +86,20 @@ def _run_generate(args: argparse.Namespace) -> int:
     return generate_command(args)
 
 
+def _add_traverse(sub: argparse._SubParsersAction) -> None:
+    from gan_studio.methods.traverse_command import add_arguments
+
+    p = sub.add_parser("traverse", help="vary part of a garment image while holding the rest (REDS)")
+    add_arguments(p)
+    p.set_defaults(func=_run_traverse)
+
+
+def _run_traverse(args: argparse.Namespace) -> int:
+    from gan_studio.methods.traverse_command import traverse_command
+
+    return traverse_command(args)
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark and write docs/benchmarks/")
     bsub = p.add_subparsers(dest="bench", required=True)
@@ -106,6 +120,19 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     add_arguments(g)
     g.set_defaults(func=_run_bench_restgan)
+    from gan_studio.metrics.bench_reds import add_arguments as add_reds_arguments
+
+    d = bsub.add_parser(
+        "reds", help="REDS vs linear/random/PCA/SeFa directions; forward vs reverse Jacobians"
+    )
+    add_reds_arguments(d)
+    d.set_defaults(func=_run_bench_reds)
+
+
+def _run_bench_reds(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_reds import bench_reds_command
+
+    return bench_reds_command(args)
 
 
 def _run_bench_restgan(args: argparse.Namespace) -> int:
@@ -147,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_catalog(sub)
     _add_train(sub)
     _add_generate(sub)
+    _add_traverse(sub)
     _add_bench(sub)
     _add_colortable(sub)
     return parser

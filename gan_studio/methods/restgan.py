@@ -195,6 +195,8 @@ class ConditionedGenerator:
             self._h = self.model.encoder.prefix_conditions(ids)[0, -1:]
         self.z_dim = self.model.gan_config.z_dim
         self.latent_dim = self.model.latent_dim
+        # REDS moves z only: the title's condition c stays where the title put it.
+        self.traversal_dims = self.z_dim
         self.image_size = self.model.image_size
 
     @torch.no_grad()
@@ -209,6 +211,15 @@ class ConditionedGenerator:
     def synthesize(self, latent: torch.Tensor, features: bool = False):
         z, c = latent[:, : self.z_dim], latent[:, self.z_dim :]
         return self.model.synthesize(z, c, features=features)
+
+    def first_layer_weight(self) -> torch.Tensor:
+        """The first layer's effective weight on [z, c] (out, latent_dim), its batch norm folded in (for SeFa)."""
+        stage1 = self.model.stage1
+        norm = stage1.fc_norm
+        scale = torch.rsqrt(norm.running_var + norm.eps)
+        if norm.weight is not None:
+            scale = scale * norm.weight
+        return stage1.fc.weight * scale[:, None]
 
 
 class IncrementalSession:

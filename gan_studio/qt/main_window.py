@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from gan_studio.qt.about import AboutDialog
 from gan_studio.qt.catalog_browser import CatalogBrowser
+from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.palette import PaletteWidget, load_clusters
 from gan_studio.qt.placeholders import PlaceholderPage
@@ -66,7 +67,8 @@ class MainWindow(QMainWindow):
     ``bridge`` is the :class:`~gan_studio.qt.bridge.WorkerBridge` the workspaces submit to; when None the window
     makes (and on close shuts down) its own. ``show_dialogs=False`` routes errors only to the log and status bar
     (tests, screenshots). ``builtin_count`` is how many built-in catalog items the browser shows.
-    ``generate_options`` are keyword arguments for the Generate workspace (e.g. ``model_path``, ``discovery``).
+    ``generate_options`` are keyword arguments for the Generate workspace (e.g. ``model_path``, ``discovery``);
+    ``explore_options`` for the Explore workspace (by default it uses Generate's ``model_path``).
     """
 
     errorReported = Signal(str)
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         show_dialogs: bool = True,
         clusters=None,
         generate_options: dict | None = None,
+        explore_options: dict | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -106,8 +109,12 @@ class MainWindow(QMainWindow):
         self.catalog = CatalogBrowser(bridge, clusters, builtin_count=builtin_count)
         self.stack = QStackedWidget()
         self.generate = GenerateWorkspace(bridge, clusters, **(generate_options or {}))
+        if explore_options is None:
+            explore_options = {k: v for k, v in (generate_options or {}).items() if k == "model_path"}
+        self.explore = ExploreWorkspace(bridge, **explore_options)
         self.pages: dict[str, QWidget] = {"catalog": self.catalog, "generate": self.generate}
-        for key, _title in WORKSPACES[2:]:
+        self.pages["explore"] = self.explore
+        for key, _title in WORKSPACES[3:]:
             self.pages[key] = PlaceholderPage(key)
         for key, _title in WORKSPACES:
             self.stack.addWidget(self.pages[key])
@@ -238,6 +245,34 @@ class MainWindow(QMainWindow):
         g.warning.connect(self._log_warning)
         g.colorClusterChanged.connect(lambda _i: self._sync_palette())
         c.sourceOpened.connect(lambda _description: g.set_catalog_source(c.source))
+        e = self.explore
+        e.message.connect(self.log)
+        e.warning.connect(self._log_warning)
+        e.sendToGenerate.connect(self._explore_to_generate)
+        e.sendToDataset.connect(
+            lambda sent: self.log(
+                f"Waypoint {sent.index} is ready for a dataset, but the Dataset workspace is not available yet.",
+                "warning",
+            )
+        )
+        self.send_to_explore_action = QAction("Send to Explore", self.generate.image_view)
+        self.send_to_explore_action.setToolTip("Explore this garment's latent space (its title and seed)")
+        self.send_to_explore_action.triggered.connect(self.send_to_explore)
+        self.generate.image_view.addAction(self.send_to_explore_action)  # the image's context menu
+
+    def send_to_explore(self) -> None:
+        """Open the Generate workspace's title and seed in the Explore workspace."""
+        self.explore.set_source(self.generate.title(), self.generate.seed())
+        self.set_workspace("explore")
+
+    def _explore_to_generate(self, sent) -> None:
+        # Generate draws titles and seeds; it cannot show an arbitrary latent yet, so the garment's start is sent.
+        self.generate.set_seed(sent.seed, commit=False)
+        self.generate.set_title(sent.title)
+        self.set_workspace("generate")
+        self.log(
+            f"Sent “{sent.title}” (seed {sent.seed}) to Generate; waypoint {sent.index} itself stays in Explore."
+        )
 
     def _on_color_picked(self, index: int, word: str) -> None:
         # The palette serves the workspace in front: it filters the catalog, or sets the title's color word.
@@ -400,6 +435,7 @@ class MainWindow(QMainWindow):
             self.set_workspace(str(workspace))
         self.catalog.restore_settings(s)
         self.generate.restore_settings(s)
+        self.explore.restore_settings(s)
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -408,6 +444,7 @@ class MainWindow(QMainWindow):
         s.setValue("window/workspace", self.current_workspace())
         self.catalog.save_settings(s)
         self.generate.save_settings(s)
+        self.explore.save_settings(s)
         s.sync()
 
     def closeEvent(self, event) -> None:
@@ -416,6 +453,7 @@ class MainWindow(QMainWindow):
             self.save_settings()
             self.catalog.stop()
             self.generate.stop()
+            self.explore.stop()
             self.bridge.cancel_all()
             if self._about is not None:
                 self._about.close()

@@ -99,12 +99,37 @@ def generate_screenshot(path: str | Path, title: str, *, seed: int = 7) -> Path:
         return grab_window(path, window)
 
 
+def explore_screenshot(path: str | Path, title: str, *, seed: int = 7, steps: int = 8) -> Path:
+    """The main window on the Explore workspace after a REDS path from ``title`` holding the waistband fixed."""
+    from PySide6.QtCore import QTimer
+
+    with _fresh_window(64) as (window, loop):
+        ws = window.explore
+
+        def shown(_source) -> None:
+            if ws.canvas.lasso.is_empty():  # the first garment shown: lasso the waistband and walk
+                ws.canvas.add_polygon([(0.25, 0.04), (0.75, 0.04), (0.75, 0.3), (0.25, 0.3)])
+                ws.steps_spin.setValue(steps)
+                ws.run()
+
+        ws.sourceShown.connect(shown)
+        ws.traversalFinished.connect(lambda _state: QTimer.singleShot(600, loop.quit))
+        QTimer.singleShot(300_000, loop.quit)
+        ws.set_source(title, seed)
+        window.set_workspace("explore")
+        loop.exec()
+        return grab_window(path, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if len(args) >= 3 and args[1] == "--generate":  # PATH --generate TITLE
         print(generate_screenshot(args[0], args[2]))
+        return 0
+    if len(args) >= 3 and args[1] == "--explore":  # PATH --explore TITLE
+        print(explore_screenshot(args[0], args[2]))
         return 0
     path = args[0] if args else "docs/screenshots/main_window.png"
     print(main_window_screenshot(path))

@@ -8,6 +8,7 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.main_window import WORKSPACES, MainWindow
 from gan_studio.qt.placeholders import PlaceholderPage
@@ -19,7 +20,8 @@ def test_window_has_the_workspaces(window) -> None:
     assert window.current_workspace() == "catalog"
     assert window.stack.count() == 5
     assert isinstance(window.pages["generate"], GenerateWorkspace)
-    for key, title in WORKSPACES[2:]:
+    assert isinstance(window.pages["explore"], ExploreWorkspace)
+    for key, title in WORKSPACES[3:]:
         page = window.pages[key]
         assert isinstance(page, PlaceholderPage)
         texts = " ".join(label.text() for label in page.findChildren(QLabel))
