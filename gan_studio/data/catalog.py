@@ -80,6 +80,13 @@ def attributes_of(seed: int, index: int) -> Attributes:
     return sample_attributes(_rng(seed, index))
 
 
+def title_of(seed: int, index: int) -> str:
+    """The title of an item without rendering it (the same rng draws as :func:`render_item`)."""
+    rng = _rng(seed, index)
+    attrs = sample_attributes(rng)
+    return write_title(attrs, np.random.default_rng(rng.integers(1 << 62)))
+
+
 def iter_items(seed: int, start: int, n: int, size: int = 128) -> Iterator[CatalogItem]:
     for index in range(start, start + n):
         yield render_item(seed, index, size)

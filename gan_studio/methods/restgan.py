@@ -13,7 +13,7 @@ condition, not the noise, so the garment keeps what it already showed.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +175,10 @@ class TitleGenerator:
     def protocol(self, title: str = "") -> ConditionedGenerator:
         return ConditionedGenerator(self, title)
 
+    def catalog_protocol(self, titles: Sequence[str] | None = None) -> CatalogConditionedGenerator:
+        """The generator protocol over many titles (HandsOff): each sampled latent gets a random title."""
+        return CatalogConditionedGenerator(self, titles)
+
 
 class ConditionedGenerator:
     """The generator protocol for one title: latent = [z, c]; with the title fixed, REDS moves z (and may move c).
@@ -220,6 +224,60 @@ class ConditionedGenerator:
         if norm.weight is not None:
             scale = scale * norm.weight
         return stage1.fc.weight * scale[:, None]
+
+
+DEFAULT_TITLE_SOURCE = (
+    0,
+    0,
+    2000,
+)  # built-in catalog seed, first index, count: the generator's training titles
+
+
+class CatalogConditionedGenerator(ConditionedGenerator):
+    """The generator protocol with the title drawn at random per latent from ``titles`` (by default the first
+    2000 titles of the built-in training catalog), so sampled latents cover the catalog: HandsOff's source.
+
+    latent = [z, c] as for one title; ``synthesize`` is the same, so an inverted latent needs no title.
+    """
+
+    def __init__(self, generator: TitleGenerator, titles: Sequence[str] | None = None):
+        super().__init__(generator, "")
+        if titles is None:
+            from gan_studio.data.catalog import title_of
+
+            seed, start, n = DEFAULT_TITLE_SOURCE
+            titles = [title_of(seed, i) for i in range(start, start + n)]
+        if not titles:
+            raise ValueError("a catalog-conditioned generator needs at least one title")
+        self.titles = list(titles)
+        self.traversal_dims = self.latent_dim  # no single title to hold: everything may move
+        self._states: dict[str, torch.Tensor] = {}
+
+    def _state(self, title: str) -> torch.Tensor:
+        if title not in self._states:
+            parsed = self.generator.parse(title)
+            ids = torch.tensor(
+                [self.generator.word_ids(parsed)], dtype=torch.long, device=self.generator.device
+            )
+            with torch.no_grad():
+                self._states[title] = self.model.encoder.prefix_conditions(ids.reshape(1, -1))[0, -1]
+        return self._states[title]
+
+    @torch.no_grad()
+    def sample_latent(self, n: int, seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(int(seed))
+        cfg = self.model.gan_config
+        picks = torch.randint(len(self.titles), (n,), generator=gen).tolist()
+        z = torch.randn(n, cfg.z_dim, generator=gen).to(self._h.device)
+        eps = torch.randn(n, cfg.cond_dim, generator=gen).to(self._h.device) * self.generator.condition_noise
+        h = torch.stack([self._state(self.titles[i]) for i in picks])
+        c, _, _ = self.model.ca(h, eps)
+        return torch.cat([z, c], dim=1)
+
+    def sampled_titles(self, n: int, seed: int) -> list[str]:
+        """The titles :meth:`sample_latent` picks for (n, seed)."""
+        gen = torch.Generator().manual_seed(int(seed))
+        return [self.titles[i] for i in torch.randint(len(self.titles), (n,), generator=gen).tolist()]
 
 
 class IncrementalSession:
