@@ -112,10 +112,14 @@ def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int) -> 
     }
 
 
-def run_paths(gen: TitleGenerator, seed: int, pair, steps: int, step_size: float) -> dict:
-    """Every method's path for one (seed, pair): name -> {"varied": [...], "fixed": [...], "seconds": s}."""
+def run_paths(protocols: dict, seed: int, pair, steps: int, step_size: float) -> dict:
+    """Every method's path for one (seed, pair): name -> {"varied": [...], "fixed": [...], "seconds": s}.
+
+    ``protocols`` maps each title to its generator protocol, kept for the whole run so that PCA directions
+    computed for a start are reused by every pair from that start.
+    """
     title = TITLES[seed % len(TITLES)]
-    protocol = gen.protocol(title)
+    protocol = protocols[title]
     latent = protocol.sample_latent(1, seed)
     with torch.no_grad():
         start = to_uint8(protocol.synthesize(latent))[0]
@@ -290,11 +294,21 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     fixed, vary = build_features(
         pairs[0][1], pairs[0][2], FeatureContext(protocol.image_size, start_image=start)
     )
-    _log(t0, "timing the Jacobians")
-    speed = measure_speed(protocol, latent, fixed, vary, args.speed_waypoints, args.reverse_chunk)
+    key = {"steps": args.steps, "step_size": args.step_size, "model": args.model}
+    speed_file = results.with_suffix(".speed.json")
+    speed = None
+    if speed_file.exists():  # a resumed run keeps the timings its first part measured
+        saved = json.loads(speed_file.read_text())
+        if saved.get("settings") == {**key, "waypoints": args.speed_waypoints}:
+            speed = saved["speed"]
+    if speed is None:
+        _log(t0, "timing the Jacobians")
+        speed = measure_speed(protocol, latent, fixed, vary, args.speed_waypoints, args.reverse_chunk)
+        speed_file.write_text(
+            json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed})
+        )
     _log(t0, f"speed: {json.dumps({k: round(v, 3) for k, v in speed.items()})}")
     done: dict[tuple[int, str], dict] = {}
-    key = {"steps": args.steps, "step_size": args.step_size, "model": args.model}
     if results.exists():
         for line in results.read_text().splitlines():
             try:
@@ -303,12 +317,13 @@ def bench_reds_command(args: argparse.Namespace) -> int:
                 continue  # a line cut by a kill
             if r.get("settings") == key:
                 done[(r["seed"], r["pair"])] = r
+    protocols = {title: gen.protocol(title) for title in TITLES}
     with results.open("a") as f:
         for seed in range(args.seeds):
             for pair in pairs:
                 if (seed, pair[0]) in done:
                     continue
-                r = run_paths(gen, seed, pair, args.steps, args.step_size)
+                r = run_paths(protocols, seed, pair, args.steps, args.step_size)
                 r["settings"] = key
                 done[(seed, pair[0])] = r
                 f.write(json.dumps(r) + "\n")
