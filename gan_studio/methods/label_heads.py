@@ -1,0 +1,158 @@
+"""The small per-pixel networks of HandsOff's label generator, and the math that reads their outputs.
+
+- :class:`PixelMLP`: hypercolumn (N, C) -> (N, out), a ladder of Linear -> ReLU -> BatchNorm1d as in the
+  DatasetGAN / HandsOff reference pixel classifier (C -> 256 -> 128 -> out by default).
+- :class:`SegmentationEnsemble`: several PixelMLPs, each from its own seed; :func:`majority_vote` reads their
+  softmaxes as one mask and :func:`js_uncertainty` says, per pixel, how much they disagree.
+- :func:`drop_most_uncertain`: which generated images to keep when the most uncertain fraction is dropped.
+- Keypoints: :func:`gaussian_targets` (training targets at sampled pixels), :func:`pixels_near` (extra pixels
+  sampled around labeled keypoints) and :func:`decode_heatmaps` (argmax + local soft-argmax, visibility).
+
+Keypoint coordinates are continuous pixels: the image spans [0, S] and pixel (x, y)'s centre is (x + 0.5, y + 0.5),
+as the catalog renderer labels them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class PixelMLP(nn.Module):
+    """Per-pixel MLP: (N, C) -> (N, out). Each hidden layer is Linear -> ReLU -> BatchNorm1d."""
+
+    def __init__(self, channels: int, hidden: Sequence[int], out: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = channels
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.BatchNorm1d(h)]
+            width = h
+        layers.append(nn.Linear(width, out))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SegmentationEnsemble(nn.Module):
+    """``members`` PixelMLPs over the same hypercolumns; member m is initialized from ``seed + m``.
+
+    ``forward`` (N, C) -> logits (M, N, n_classes). The global random state is left as it was.
+    """
+
+    def __init__(self, channels: int, hidden: Sequence[int], n_classes: int, members: int, seed: int = 0):
+        super().__init__()
+        nets = []
+        for m in range(members):
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed + m)
+                nets.append(PixelMLP(channels, hidden, n_classes))
+        self.members = nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members])
+
+
+def majority_vote(probs: torch.Tensor) -> torch.Tensor:
+    """Members' class probabilities (M, N, K) -> the class most members pick, (N,) long.
+
+    A tie between classes goes to the one with the highest probability averaged over members.
+    """
+    n_classes = probs.shape[-1]
+    votes = torch.nn.functional.one_hot(probs.argmax(-1), n_classes).sum(0)  # (N, K)
+    tied = votes == votes.max(-1, keepdim=True).values
+    return probs.mean(0).masked_fill(~tied, -1.0).argmax(-1)
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy in nats over the last axis, (..., K) -> (...); 0 log 0 counts as 0."""
+    return -(probs * probs.clamp_min(1e-30).log()).sum(-1)
+
+
+def js_uncertainty(probs: torch.Tensor) -> torch.Tensor:
+    """Jensen-Shannon divergence of the members' distributions per pixel, (M, N, K) -> (N,) in nats.
+
+    Entropy of the mean minus the mean of the entropies: 0 when all members give the same distribution, at most
+    log(M) (and log(K)) when they are sure of different classes.
+    """
+    return (entropy(probs.mean(0)) - entropy(probs).mean(0)).clamp_min(0.0)
+
+
+def drop_most_uncertain(uncertainties: Sequence[float] | np.ndarray, fraction: float) -> np.ndarray:
+    """Keep mask (N,) bool: False for the ``floor(fraction * N)`` most uncertain images (ties: later ones go).
+
+    ``uncertainties`` are image-level scores (HandsOff: mean per-pixel JS divergence); ``fraction`` in [0, 1].
+    """
+    if not 0.0 <= fraction <= 1.0 or math.isnan(fraction):
+        raise ValueError(f"the fraction of images to drop must be between 0 and 1, not {fraction}")
+    scores = np.asarray(uncertainties, dtype=np.float64).reshape(-1)
+    keep = np.ones(len(scores), dtype=bool)
+    n_drop = math.floor(fraction * len(scores) + 1e-9)
+    if n_drop:
+        # Stable sort of -score: among equal scores the earlier image ranks as less uncertain and is kept.
+        order = np.argsort(-scores, kind="stable")
+        keep[order[:n_drop]] = False
+    return keep
+
+
+# ---------------------------------------------------------------------------------------------------- keypoints
+
+
+def gaussian_targets(keypoints: torch.Tensor, pixels: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Heatmap targets of K keypoints (K, 3) ``x, y, v`` at pixels (P, 2) integer (x, y) -> (P, K) in [0, 1].
+
+    ``exp(-d^2 / (2 sigma^2))`` with d the distance in pixels from the pixel's centre to the keypoint.
+    """
+    centres = pixels.to(keypoints.dtype) + 0.5
+    d2 = (centres[:, None, :] - keypoints[None, :, :2]).square().sum(-1)
+    return torch.exp(-d2 / (2.0 * sigma * sigma))
+
+
+def pixels_near(
+    keypoints: torch.Tensor, per_keypoint: int, sigma: float, size: int, generator: torch.Generator
+) -> torch.Tensor:
+    """(K * per_keypoint, 2) integer (x, y) pixels drawn around each labeled keypoint (K, 3), CPU.
+
+    Offsets are normal with 1.5 sigma, so most samples fall where the target heatmap is not ~0; keypoints with
+    ``v == 0`` get uniformly drawn pixels instead, so every image gives the same number of rows.
+    """
+    kp = keypoints.detach().to("cpu", torch.float32)
+    k = len(kp)
+    offsets = torch.randn(k, per_keypoint, 2, generator=generator) * (1.5 * sigma)
+    near = (kp[:, None, :2] + offsets).floor().clamp(0, size - 1).long()
+    uniform = torch.randint(0, size, (k, per_keypoint, 2), generator=generator)
+    labeled = (kp[:, 2] > 0)[:, None, None]
+    return torch.where(labeled, near, uniform).reshape(-1, 2)
+
+
+def decode_heatmaps(heatmaps: torch.Tensor, threshold: float, radius: int = 2) -> np.ndarray:
+    """Heatmaps (K, S, S) in [0, 1] -> keypoints (K, 3) float32 ``x, y, v`` in continuous pixel coordinates.
+
+    The peak pixel is refined by the heat-weighted mean (a local soft-argmax) of the window of ``radius`` pixels
+    around it; near the image's edge the window shrinks to stay symmetric about the peak, since a window cut on one
+    side would pull the mean inward. A radius of about 2 sigma keeps the truncation bias of a Gaussian of sigma
+    pixels under 0.05 px. ``v`` is 2 when the peak exceeds ``threshold``, else 0 with x = y = 0 (COCO: not labeled).
+    """
+    heat = heatmaps.detach().to("cpu", torch.float64)
+    k, height, width = heat.shape
+    out = np.zeros((k, 3), np.float32)
+    peaks, where = heat.reshape(k, -1).max(1)
+    for j in range(k):
+        if float(peaks[j]) <= threshold:
+            continue
+        y0, x0 = divmod(int(where[j]), width)
+        ry = min(radius, y0, height - 1 - y0)
+        rx = min(radius, x0, width - 1 - x0)
+        window = heat[j, y0 - ry : y0 + ry + 1, x0 - rx : x0 + rx + 1].clamp_min(0.0)
+        ys = torch.arange(y0 - ry, y0 + ry + 1, dtype=torch.float64)[:, None]
+        xs = torch.arange(x0 - rx, x0 + rx + 1, dtype=torch.float64)[None, :]
+        total = float(window.sum())
+        x = float((window * xs).sum()) / total
+        y = float((window * ys).sum()) / total
+        out[j] = (x + 0.5, y + 0.5, 2.0)
+    return out
