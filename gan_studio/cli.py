@@ -58,6 +58,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     add_arguments(s)
     s.set_defaults(func=_run_train_gan)
+    from gan_studio.train.inversion_command import add_arguments as add_inversion_arguments
+
+    i = tsub.add_parser("inversion", help="HandsOff inversion encoder: image -> generator latent")
+    add_inversion_arguments(i)
+    i.set_defaults(func=_run_train_inversion)
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
@@ -70,6 +75,12 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     from gan_studio.train.restgan_command import train_restgan_command
 
     return train_restgan_command(args)
+
+
+def _run_train_inversion(args: argparse.Namespace) -> int:
+    from gan_studio.train.inversion_command import train_inversion_command
+
+    return train_inversion_command(args)
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -168,6 +179,13 @@ def _run_colortable(args: argparse.Namespace) -> int:
     return colortable_command(args)
 
 
+def _add_dataset(sub: argparse._SubParsersAction) -> None:
+    from gan_studio.data.dataset_command import add_arguments
+
+    p = sub.add_parser("dataset", help="HandsOff labeled datasets: fit a label generator, export, merge")
+    add_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gan-studio", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
@@ -177,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_traverse(sub)
     _add_bench(sub)
     _add_colortable(sub)
+    _add_dataset(sub)
     return parser
 
 

@@ -201,7 +201,7 @@ class _FolderWriter:
         self.attribute_lines: list[str] = []
         self.seen: set[str] = set()
         self.counts = {"masks": 0, "keypoints": 0, "depth": 0, "attributes": 0}
-        (root / "images").mkdir()
+        (root / "images").mkdir(exist_ok=True)  # exist_ok: resumed exports
 
     def add(self, item: CatalogItem) -> None:
         item_id = item.id
@@ -258,7 +258,7 @@ class _FolderWriter:
 
     def _save_mask(self, item_id: str, mask: np.ndarray) -> None:
         if not self.counts["masks"]:
-            (self.root / "masks").mkdir()
+            (self.root / "masks").mkdir(exist_ok=True)
         im = Image.fromarray(mask)
         im.putpalette(self.palette)  # turns the "L" image into a "P" image with the part colors
         im.save(self.root / "masks" / f"{item_id}.png", compress_level=4)
@@ -276,7 +276,7 @@ class _FolderWriter:
             )
         units[valid & (units < 1)] = 1  # a defined depth never rounds to the invalid value
         if not self.counts["depth"]:
-            (self.root / "depth").mkdir()
+            (self.root / "depth").mkdir(exist_ok=True)
         Image.fromarray(units.astype(np.uint16)).save(
             self.root / "depth" / f"{item_id}.png", compress_level=4
         )
@@ -320,6 +320,13 @@ class _FolderWriter:
             "complete": True,  # written last, and the folder only appears at its name after this
         }
         (root / MANIFEST_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+# Public names for writers that stream items into a folder over several runs (the resumable synthetic dataset
+# export, :mod:`gan_studio.data.dataset_export`): the same item writer, target check and final rename.
+FolderWriter = _FolderWriter
+check_target = _check_target
+move_into_place = _move_into_place
 
 
 def write_catalog(
