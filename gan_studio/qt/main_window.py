@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from gan_studio.qt.about import AboutDialog
 from gan_studio.qt.catalog_browser import CatalogBrowser
+from gan_studio.qt.dataset_workspace import DatasetWorkspace, paths_from_mime
 from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.palette import PaletteWidget, load_clusters
@@ -68,7 +69,8 @@ class MainWindow(QMainWindow):
     makes (and on close shuts down) its own. ``show_dialogs=False`` routes errors only to the log and status bar
     (tests, screenshots). ``builtin_count`` is how many built-in catalog items the browser shows.
     ``generate_options`` are keyword arguments for the Generate workspace (e.g. ``model_path``, ``discovery``);
-    ``explore_options`` for the Explore workspace (by default it uses Generate's ``model_path``).
+    ``explore_options`` for the Explore workspace (by default it uses Generate's ``model_path``);
+    ``dataset_options`` for the Dataset workspace (by default its generator is Generate's ``model_path``).
     """
 
     errorReported = Signal(str)
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         clusters=None,
         generate_options: dict | None = None,
         explore_options: dict | None = None,
+        dataset_options: dict | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -114,7 +117,12 @@ class MainWindow(QMainWindow):
         self.explore = ExploreWorkspace(bridge, **explore_options)
         self.pages: dict[str, QWidget] = {"catalog": self.catalog, "generate": self.generate}
         self.pages["explore"] = self.explore
-        for key, _title in WORKSPACES[3:]:
+        if dataset_options is None:
+            model_path = (generate_options or {}).get("model_path")
+            dataset_options = {"generator": model_path} if model_path is not None else {}
+        self.dataset = DatasetWorkspace(bridge, **dataset_options)
+        self.pages["dataset"] = self.dataset
+        for key, _title in WORKSPACES[4:]:
             self.pages[key] = PlaceholderPage(key)
         for key, _title in WORKSPACES:
             self.stack.addWidget(self.pages[key])
@@ -249,12 +257,10 @@ class MainWindow(QMainWindow):
         e.message.connect(self.log)
         e.warning.connect(self._log_warning)
         e.sendToGenerate.connect(self._explore_to_generate)
-        e.sendToDataset.connect(
-            lambda sent: self.log(
-                f"Waypoint {sent.index} is ready for a dataset, but the Dataset workspace is not available yet.",
-                "warning",
-            )
-        )
+        e.sendToDataset.connect(self._explore_to_dataset)
+        d = self.dataset
+        d.message.connect(self.log)
+        d.warning.connect(self._log_warning)
         self.send_to_explore_action = QAction("Send to Explore", self.generate.image_view)
         self.send_to_explore_action.setToolTip("Explore this garment's latent space (its title and seed)")
         self.send_to_explore_action.triggered.connect(self.send_to_explore)
@@ -273,6 +279,11 @@ class MainWindow(QMainWindow):
         self.log(
             f"Sent “{sent.title}” (seed {sent.seed}) to Generate; waypoint {sent.index} itself stays in Explore."
         )
+
+    def _explore_to_dataset(self, sent) -> None:
+        # The waypoint joins the Dataset workspace's samples, labeled there by its label generator (if any).
+        self.dataset.add_frame(sent)
+        self.set_workspace("dataset")
 
     def _on_color_picked(self, index: int, word: str) -> None:
         # The palette serves the workspace in front: it filters the catalog, or sets the title's color word.
@@ -330,7 +341,10 @@ class MainWindow(QMainWindow):
         return None
 
     def handle_drop(self, mime: QMimeData) -> bool:
-        """Open the dropped folder; returns whether the drop was taken."""
+        """Open the dropped folder (the Dataset workspace in front imports dropped labels instead); returns whether
+        the drop was taken."""
+        if self.current_workspace() == "dataset":
+            return self.dataset.handle_drop(mime)
         path = self.folder_from_mime(mime)
         if path is None:
             if mime.hasUrls():
@@ -340,7 +354,9 @@ class MainWindow(QMainWindow):
         return True
 
     def dragEnterEvent(self, event) -> None:
-        if self.folder_from_mime(event.mimeData()) is not None:
+        mime = event.mimeData()
+        dataset = self.current_workspace() == "dataset"
+        if bool(paths_from_mime(mime)) if dataset else self.folder_from_mime(mime) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -436,6 +452,7 @@ class MainWindow(QMainWindow):
         self.catalog.restore_settings(s)
         self.generate.restore_settings(s)
         self.explore.restore_settings(s)
+        self.dataset.restore_settings(s)
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -445,6 +462,7 @@ class MainWindow(QMainWindow):
         self.catalog.save_settings(s)
         self.generate.save_settings(s)
         self.explore.save_settings(s)
+        self.dataset.save_settings(s)
         s.sync()
 
     def closeEvent(self, event) -> None:
@@ -454,6 +472,7 @@ class MainWindow(QMainWindow):
             self.catalog.stop()
             self.generate.stop()
             self.explore.stop()
+            self.dataset.stop()
             self.bridge.cancel_all()
             if self._about is not None:
                 self._about.close()

@@ -30,7 +30,7 @@ def grab_window(path: str | Path, window: QWidget | None = None) -> Path:
 
 
 @contextmanager
-def _fresh_window(count: int):
+def _fresh_window(count: int, **options):
     """A shown 1280x820 main window with settings in a temporary folder and its own worker; yields
     (window, event loop) and tears both down after the caller grabbed what it needed."""
     from PySide6.QtCore import QEventLoop, QSettings
@@ -43,7 +43,7 @@ def _fresh_window(count: int):
     with tempfile.TemporaryDirectory() as settings_dir:
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
         bridge = WorkerBridge("cpu")
-        window = MainWindow(bridge, builtin_count=count, show_dialogs=False)
+        window = MainWindow(bridge, builtin_count=count, show_dialogs=False, **options)
         window.resize(1280, 820)
         window.show()
         try:
@@ -121,6 +121,42 @@ def explore_screenshot(path: str | Path, title: str, *, seed: int = 7, steps: in
         return grab_window(path, window)
 
 
+def dataset_screenshot(
+    path: str | Path, *, encoder: str | None = None, count: int = 6, steps: int = 150, refine_steps: int = 20
+) -> Path:
+    """The main window on the Dataset workspace: ``count`` built-in catalog items imported and inverted with
+    ``encoder`` (a checkpoint; default the shipped one), a small label generator fitted, its samples shown."""
+    from dataclasses import replace
+
+    from PySide6.QtCore import QTimer
+
+    from gan_studio.data.catalog import iter_items
+    from gan_studio.data.layout import write_catalog
+    from gan_studio.methods.label_generator import LabelGeneratorConfig
+
+    config = replace(LabelGeneratorConfig(), ensemble_size=4, steps=steps)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _fresh_window(64, dataset_options={"encoder": encoder, "config": config}) as (window, loop),
+    ):
+        labels = write_catalog(iter_items(0, 0, count, 64), Path(tmp) / "labels")
+        ws = window.dataset
+        ws.refine_spin.setValue(refine_steps)
+        ws.inversionFinished.connect(lambda state: ws.fit() if state == "done" else loop.quit())
+        ws.fitFinished.connect(lambda state: state != "done" and loop.quit())
+
+        def shown(_n: int) -> None:
+            ws.grid.setCurrentRow(1)
+            QTimer.singleShot(600, loop.quit)
+
+        ws.samplesShown.connect(shown)
+        QTimer.singleShot(900_000, loop.quit)
+        window.set_workspace("dataset")
+        ws.import_paths([labels])
+        loop.exec()
+        return grab_window(path, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -130,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args) >= 3 and args[1] == "--explore":  # PATH --explore TITLE
         print(explore_screenshot(args[0], args[2]))
+        return 0
+    if len(args) >= 2 and args[1] == "--dataset":  # PATH --dataset [ENCODER]
+        print(dataset_screenshot(args[0], encoder=args[2] if len(args) > 2 else None))
         return 0
     path = args[0] if args else "docs/screenshots/main_window.png"
     print(main_window_screenshot(path))

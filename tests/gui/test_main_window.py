@@ -8,6 +8,7 @@ import threading
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from gan_studio.qt.dataset_workspace import DatasetWorkspace
 from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.main_window import WORKSPACES, MainWindow
@@ -21,7 +22,8 @@ def test_window_has_the_workspaces(window) -> None:
     assert window.stack.count() == 5
     assert isinstance(window.pages["generate"], GenerateWorkspace)
     assert isinstance(window.pages["explore"], ExploreWorkspace)
-    for key, title in WORKSPACES[3:]:
+    assert isinstance(window.pages["dataset"], DatasetWorkspace)
+    for key, title in WORKSPACES[4:]:
         page = window.pages[key]
         assert isinstance(page, PlaceholderPage)
         texts = " ".join(label.text() for label in page.findChildren(QLabel))
