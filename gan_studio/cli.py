@@ -138,6 +138,19 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     add_reds_arguments(d)
     d.set_defaults(func=_run_bench_reds)
+    from gan_studio.metrics.bench_handsoff import add_arguments as add_handsoff_arguments
+
+    h = bsub.add_parser(
+        "handsoff", help="HandsOff's generated datasets vs training on the few real labels (mIoU, PCK, depth)"
+    )
+    add_handsoff_arguments(h)
+    h.set_defaults(func=_run_bench_handsoff)
+
+
+def _run_bench_handsoff(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_handsoff import bench_handsoff_command
+
+    return bench_handsoff_command(args)
 
 
 def _run_bench_reds(args: argparse.Namespace) -> int:

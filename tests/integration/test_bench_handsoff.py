@@ -1,0 +1,43 @@
+"""`gan-studio bench handsoff` end to end with tiny settings on the shipped models (seconds, not the real run)."""
+
+from __future__ import annotations
+
+import json
+
+from gan_studio.cli import main
+
+
+def test_bench_handsoff_end_to_end_and_resume(tmp_path, capsys):
+    out = tmp_path / "bench"
+    argv = [
+        "bench", "handsoff", "--labels", "2", "--seeds", "1", "--test-items", "4", "--synthetic", "4",
+        "--steps", "2", "--fit-steps", "2", "--refine-steps", "2", "--threads", "1", "--quiet",
+        "--out", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    data = json.loads((out / "handsoff.json").read_text())
+    md = (out / "handsoff.md").read_text()
+    assert {r["method"] for r in data["runs"]} == {"handsoff", "real", "transfer"}
+    block = data["summary"]["2"]
+    for method in ("handsoff", "real", "transfer"):
+        assert block["methods"][method]["seeds"] == 1
+        assert 0.0 <= block["methods"][method]["miou"]["mean"] <= 1.0
+    handsoff = next(r for r in data["runs"] if r["method"] == "handsoff")["handsoff"]
+    assert handsoff["generated"] == 4 and handsoff["candidates"] == 5  # 10 % dropped
+    assert handsoff["labeled_images_per_second"] > 0
+    assert block["target"]["best_baseline"] in ("real", "transfer")
+    assert "s1005_000000" in data["data"]["test"]
+    for name in ("HandsOff", "real items", "transfer", "mIoU", "PCK@0.05", "AbsRel", "bench handsoff"):
+        assert name in md
+    runs = (out / "handsoff_runs.jsonl").read_text().splitlines()
+    assert len(runs) == 3
+    assert "HandsOff - best baseline" in capsys.readouterr().out
+
+    # A second run with the same settings resumes: nothing is trained again.
+    assert main(argv) == 0
+    assert len((out / "handsoff_runs.jsonl").read_text().splitlines()) == 3
+
+
+def test_bench_handsoff_rejects_bad_settings(tmp_path, capsys):
+    assert main(["bench", "handsoff", "--labels", "2", "--steps", "0", "--out", str(tmp_path)]) == 2
+    assert "--steps" in capsys.readouterr().err
