@@ -196,7 +196,9 @@ def _markdown(data: dict) -> str:
         "# REDS: fixed-feature drift at equal varied change, and Jacobian speed",
         "",
         (
-            f"Command: `{data['command']}` ({data['seconds']:.0f} s). Model: {data['model']}; "
+            f"Command: `{data['command']}` ({data['seconds']:.0f} s in this invocation; "
+            f"{data['paths_resumed_from_results']} (seed, pair) results read back from the results file of earlier "
+            f"invocations, {data['paths_measured']} measured now). Model: {data['model']}; "
             f"{data['seeds']} starting latents (seeds 0..{data['seeds'] - 1}, titles cycled: "
             f"{', '.join(repr(t) for t in TITLES)}); {data['steps']} waypoints of latent distance "
             f"{data['step_size']:g} for every method."
@@ -317,6 +319,7 @@ def bench_reds_command(args: argparse.Namespace) -> int:
                 continue  # a line cut by a kill
             if r.get("settings") == key:
                 done[(r["seed"], r["pair"])] = r
+    resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
     protocols = {title: gen.protocol(title) for title in TITLES}
     with results.open("a") as f:
         for seed in range(args.seeds):
@@ -347,6 +350,8 @@ def bench_reds_command(args: argparse.Namespace) -> int:
         "speed": speed,
         "summary": summary,
         "seconds": time.perf_counter() - t0,
+        "paths_resumed_from_results": resumed,
+        "paths_measured": args.seeds * len(pairs) - resumed,
     }
     from gan_studio.metrics.report import machine_info
 
