@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from gan_studio.models.inversion import InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
+from gan_studio.models.resize import pad_square_resize
 from gan_studio.runtime.cancel import CancelToken
 
 # Chosen on validation items (built-in catalog seed 7, 200 real items, shipped ReStGAN, 50 steps). Perceptual
@@ -60,18 +60,7 @@ def prepare_images(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor
         t = t[..., :3].permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     elif t.ndim != 4 or t.shape[1] != 3:
         raise ValueError(f"expected (N, 3, H, W) float images in [-1, 1], got {tuple(t.shape)}")
-    t = t.float()
-    h, w = t.shape[-2:]
-    if h != w:
-        d = abs(h - w)
-        pad = (d // 2, d - d // 2, 0, 0) if h > w else (0, 0, d // 2, d - d // 2)
-        t = F.pad(t, pad, mode="replicate")
-    s = t.shape[-1]
-    if s > size:
-        t = F.interpolate(t, size=(size, size), mode="area")
-    elif s < size:
-        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-    return t.contiguous()
+    return pad_square_resize(t.float(), size).contiguous()
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

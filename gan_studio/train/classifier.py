@@ -48,6 +48,7 @@ from gan_studio.models.classifier import (
     encode_attributes,
     images_to_tensor,
 )
+from gan_studio.models.resize import pad_square_resize
 from gan_studio.train.progress import ProgressBar
 
 TRAIN_SEED = 0
@@ -97,17 +98,8 @@ class TrainResult:
 
 def _resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
     """(H, W, 3) uint8 -> (size, size, 3) uint8: padded to a square with its edge pixels, then resized."""
-    h, w = image.shape[:2]
     t = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)[None].float()
-    if h != w:
-        d = abs(h - w)
-        pad = (d // 2, d - d // 2, 0, 0) if h > w else (0, 0, d // 2, d - d // 2)
-        t = F.pad(t, pad, mode="replicate")
-    s = t.shape[-1]
-    if s > size:
-        t = F.interpolate(t, size=(size, size), mode="area")
-    elif s < size:
-        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    t = pad_square_resize(t, size)
     return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
