@@ -17,8 +17,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Caches (the product-discovery index) go to the test's temporary folder, never the user's."""
+    """Caches (the product-discovery index) and training run folders go to the test's temporary folder, never the user's."""
     monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_STUDIO_RUNS", str(tmp_path / "runs"))
 
 
 @pytest.fixture(autouse=True)

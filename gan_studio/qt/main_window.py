@@ -32,8 +32,8 @@ from gan_studio.qt.dataset_workspace import DatasetWorkspace, paths_from_mime
 from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
 from gan_studio.qt.palette import PaletteWidget, load_clusters
-from gan_studio.qt.placeholders import PlaceholderPage
 from gan_studio.qt.settings import app_settings
+from gan_studio.qt.train_workspace import TrainWorkspace
 
 WORKSPACES: tuple[tuple[str, str], ...] = (
     ("catalog", "Catalog"),
@@ -70,7 +70,8 @@ class MainWindow(QMainWindow):
     (tests, screenshots). ``builtin_count`` is how many built-in catalog items the browser shows.
     ``generate_options`` are keyword arguments for the Generate workspace (e.g. ``model_path``, ``discovery``);
     ``explore_options`` for the Explore workspace (by default it uses Generate's ``model_path``);
-    ``dataset_options`` for the Dataset workspace (by default its generator is Generate's ``model_path``).
+    ``dataset_options`` for the Dataset workspace (by default its generator is Generate's ``model_path``);
+    ``train_options`` for the Train workspace (e.g. ``runs_dir``).
     """
 
     errorReported = Signal(str)
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         generate_options: dict | None = None,
         explore_options: dict | None = None,
         dataset_options: dict | None = None,
+        train_options: dict | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -122,8 +124,8 @@ class MainWindow(QMainWindow):
             dataset_options = {"generator": model_path} if model_path is not None else {}
         self.dataset = DatasetWorkspace(bridge, **dataset_options)
         self.pages["dataset"] = self.dataset
-        for key, _title in WORKSPACES[4:]:
-            self.pages[key] = PlaceholderPage(key)
+        self.train = TrainWorkspace(**(train_options or {}))
+        self.pages["train"] = self.train
         for key, _title in WORKSPACES:
             self.stack.addWidget(self.pages[key])
         self.setCentralWidget(self.stack)
@@ -261,6 +263,10 @@ class MainWindow(QMainWindow):
         d = self.dataset
         d.message.connect(self.log)
         d.warning.connect(self._log_warning)
+        t = self.train
+        t.message.connect(self.log)
+        t.warning.connect(self._log_warning)
+        t.useInGenerate.connect(self.use_model_in_generate)
         self.send_to_explore_action = QAction("Send to Explore", self.generate.image_view)
         self.send_to_explore_action.setToolTip("Explore this garment's latent space (its title and seed)")
         self.send_to_explore_action.triggered.connect(self.send_to_explore)
@@ -270,6 +276,14 @@ class MainWindow(QMainWindow):
         """Open the Generate workspace's title and seed in the Explore workspace."""
         self.explore.set_source(self.generate.title(), self.generate.seed())
         self.set_workspace("explore")
+
+    def use_model_in_generate(self, path: str | Path) -> None:
+        """Make the ReStGAN checkpoint at ``path`` the Generate workspace's model and draw with it."""
+        g = self.generate
+        g.model_path, g.generator = str(path), None  # its next job loads these weights (cached per path)
+        self.set_workspace("generate")
+        g.commit()
+        self.log(f"Generate now draws with {path}.")
 
     def _explore_to_generate(self, sent) -> None:
         # Generate draws titles and seeds; it cannot show an arbitrary latent yet, so the garment's start is sent.
@@ -453,6 +467,7 @@ class MainWindow(QMainWindow):
         self.generate.restore_settings(s)
         self.explore.restore_settings(s)
         self.dataset.restore_settings(s)
+        self.train.restore_settings(s)
 
     def save_settings(self) -> None:
         s = app_settings()
@@ -463,9 +478,13 @@ class MainWindow(QMainWindow):
         self.generate.save_settings(s)
         self.explore.save_settings(s)
         self.dataset.save_settings(s)
+        self.train.save_settings(s)
         s.sync()
 
     def closeEvent(self, event) -> None:
+        if not self._closed and not self.train.confirm_close(self, ask=self.show_dialogs):
+            event.ignore()  # a training run goes on
+            return
         if not self._closed:
             self._closed = True
             self.save_settings()
@@ -473,6 +492,7 @@ class MainWindow(QMainWindow):
             self.generate.stop()
             self.explore.stop()
             self.dataset.stop()
+            self.train.stop()  # ends the training process: no orphan child
             self.bridge.cancel_all()
             if self._about is not None:
                 self._about.close()

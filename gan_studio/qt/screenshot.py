@@ -157,6 +157,26 @@ def dataset_screenshot(
         return grab_window(path, window)
 
 
+def train_screenshot(path: str | Path, *, steps: tuple[int, int] = (80, 40)) -> Path:
+    """The main window on the Train workspace after a real short ReStGAN run (the commands' tiny config, ``steps``
+    of stage I and II), with its curves, last sample grid and the model in the Trained models list."""
+    from PySide6.QtCore import QTimer
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _fresh_window(8, train_options={"runs_dir": Path(tmp) / "runs", "tiny": True}) as (window, loop),
+    ):
+        ws = window.train
+        ws.form.steps_spin.setValue(steps[0])
+        ws.form.stage2_spin.setValue(steps[1])
+        ws.trainingFinished.connect(lambda _state: QTimer.singleShot(800, loop.quit))
+        QTimer.singleShot(600_000, loop.quit)
+        window.set_workspace("train")
+        ws.start()
+        loop.exec()
+        return grab_window(path, window)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -169,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args) >= 2 and args[1] == "--dataset":  # PATH --dataset [ENCODER]
         print(dataset_screenshot(args[0], encoder=args[2] if len(args) > 2 else None))
+        return 0
+    if len(args) >= 2 and args[1] == "--train":  # PATH --train
+        print(train_screenshot(args[0]))
         return 0
     path = args[0] if args else "docs/screenshots/main_window.png"
     print(main_window_screenshot(path))
