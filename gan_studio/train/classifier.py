@@ -14,6 +14,9 @@ Resuming. Every ``checkpoint_every`` steps (and on Ctrl-C) the model and optimiz
 ``OUT/checkpoint.safetensors`` + ``OUT/checkpoint.json``; a new run with the same ``--out`` continues from there,
 also when asked for more steps. Batches and augmentation are drawn from a generator seeded by (seed, step), so a
 resumed run draws the same batches an uninterrupted one would. The loss log is ``OUT/log.jsonl``.
+
+Under torchrun (see :mod:`gan_studio.train.distributed`) every process draws that same global batch and
+augmentation and trains on its share of the rows, with batch norm over the global batch; rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -49,6 +53,7 @@ from gan_studio.models.classifier import (
     images_to_tensor,
 )
 from gan_studio.models.resize import pad_square_resize
+from gan_studio.train import distributed as dist
 from gan_studio.train.progress import ProgressBar
 
 TRAIN_SEED = 0
@@ -166,7 +171,8 @@ def cached_render(
         except (OSError, ValueError, KeyError):
             pass  # unreadable or stale cache: render again
     images, labels = render_labeled(seed, n, size, progress=progress, label=label)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
+    # A name of its own: processes that share the folder may write the same cache at once.
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, images=images, labels=labels, meta=np.array(json.dumps(meta)))
     tmp.replace(cache)
     return images, labels
@@ -198,16 +204,29 @@ def items_to_arrays(
 # ------------------------------------------------------------------------------------------------- training
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, translate: int, flip: bool) -> torch.Tensor:
-    """Shift each image by up to ``translate`` pixels (edges replicated) and mirror half of them."""
+def augment(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    translate: int,
+    flip: bool,
+    rows: slice | None = None,
+    batch: int | None = None,
+) -> torch.Tensor:
+    """Shift each image by up to ``translate`` pixels (edges replicated) and mirror half of them.
+
+    The random numbers are drawn for a batch of ``batch`` images (default ``len(x)``) of which ``x`` holds
+    ``rows`` (default all): a process training on its rows of the global batch augments them as one process
+    would augment the whole batch.
+    """
     n, _, h, w = x.shape
+    total, rows = (n if batch is None else batch), (slice(None) if rows is None else rows)
     if translate > 0:
         p = translate
         padded = F.pad(x, (p, p, p, p), mode="replicate")
-        offsets = torch.randint(0, 2 * p + 1, (n, 2), generator=gen).tolist()
+        offsets = torch.randint(0, 2 * p + 1, (total, 2), generator=gen)[rows].tolist()
         x = torch.stack([padded[i, :, oy : oy + h, ox : ox + w] for i, (oy, ox) in enumerate(offsets)])
     if flip:
-        mirror = torch.rand(n, generator=gen) < 0.5
+        mirror = (torch.rand(total, generator=gen) < 0.5)[rows]
         x = torch.where(mirror[:, None, None, None], x.flip(3), x)
     return x
 
@@ -231,6 +250,9 @@ def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ada
 def _save_state(
     path: Path, model, opt, step: int, wall: float, cfg: TrainConfig, mcfg: ClassifierConfig
 ) -> None:
+    """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
+    if not dist.is_main():
+        return
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
     tensors.update(opt_tensors)
@@ -285,6 +307,9 @@ def train_loop(
 
     Resumes from ``out/checkpoint.safetensors`` when present; writes it every ``cfg.checkpoint_every`` steps, at the
     end and on Ctrl-C; appends the loss to ``out/log.jsonl``. Returns the model in eval mode.
+
+    Under torchrun each process trains on its rows of every global batch of ``cfg.batch`` (which must split evenly)
+    and only rank 0 writes; every rank resumes from the checkpoint rank 0 wrote.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -304,28 +329,31 @@ def train_loop(
     opt = _make_optimizer(model, cfg)
     ckpt = out / CHECKPOINT_NAME
     step, wall = 0, 0.0
-    if ckpt.exists():
+    had_state = ckpt.exists()
+    if had_state:
         step, wall = _load_state(ckpt, model, opt, model_config)
     resumed_from = step
     translate = round(cfg.translate * images_t.shape[1])
     n = images_t.shape[0]
+    mine = dist.rows(cfg.batch)  # this process's rows of every batch (all of them in a single process)
+    net = dist.wrap(model)
 
     model.train()
-    bar = ProgressBar(cfg.steps, "train classifier", start=step, enabled=progress)
+    bar = ProgressBar(cfg.steps, "train classifier", start=step, enabled=progress and dist.is_main())
     t_start = time.monotonic()
     running: list[torch.Tensor] = []
     last_loss: float | None = None
-    with open(out / LOG_NAME, "a", encoding="utf-8") as log:
+    with open(out / LOG_NAME if dist.is_main() else os.devnull, "a", encoding="utf-8") as log:
         try:
             while step < cfg.steps:
                 gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-                idx = torch.randint(0, n, (cfg.batch,), generator=gen)
-                x = augment(images_to_tensor(images_t[idx]), gen, translate, cfg.flip)
+                idx = torch.randint(0, n, (cfg.batch,), generator=gen)[mine]
+                x = augment(images_to_tensor(images_t[idx]), gen, translate, cfg.flip, mine, cfg.batch)
                 lr = lr_at(step, cfg)
-                running.append(_train_step(model, opt, x, labels_t[idx], lr))
+                running.append(_train_step(net, opt, x, labels_t[idx], lr))
                 step += 1
                 if step % cfg.log_every == 0 or step == cfg.steps:
-                    mean = torch.stack(running).mean(0)
+                    mean = dist.all_reduce_mean(torch.stack(running).mean(0))
                     running.clear()
                     last_loss = float(mean.sum())
                     record = {
@@ -340,16 +368,19 @@ def train_loop(
                 bar.update(step, f"loss {last_loss:.3f}" if last_loss is not None else "")
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
+                    dist.barrier()
         except KeyboardInterrupt:
             _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
             raise
         finally:
             bar.close()
     wall += time.monotonic() - t_start
-    if step > resumed_from or not ckpt.exists():
+    if step > resumed_from or not had_state:
         _save_state(ckpt, model, opt, step, wall, cfg, model_config)
+        dist.barrier()
     if last_loss is None:
         last_loss = _last_logged_loss(out / LOG_NAME)
+    dist.revert_batch_norm(model)
     model.eval()
     return TrainResult(model, step, wall, resumed_from, last_loss)
 
@@ -461,6 +492,11 @@ def _split_folder(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
+def _processes(training: dict) -> str:
+    n = training.get("processes", 1)
+    return f" in each of {n} processes" if n > 1 else ""
+
+
 def _model_card(manifest_like: dict) -> str:
     m = manifest_like
     acc = m["metrics"]["heldout_accuracy"]
@@ -482,7 +518,7 @@ training signal for a generator, or those numbers would measure how well the gen
 
 - Command: `{m["training"]["command"]}`
 - Seed {m["training"]["seed"]}, {m["training"]["steps"]} steps of batch {m["training"]["batch"]},
-  {m["training"]["wall_time_s"]:.0f} s of training on {m["training"]["threads"]} CPU threads.
+  {m["training"]["wall_time_s"]:.0f} s of training on {m["training"]["threads"]} CPU threads{_processes(m["training"])}.
 - Data: {m["data"]["description"]}
 - Augmentation: shifts of a few pixels and horizontal flips; no color jitter (color is a label).
 
@@ -501,6 +537,11 @@ with (sha256 `{m["data"].get("color_table_sha256") or "unknown"}`); a rebuilt ta
 
 
 def train_classifier_command(args: argparse.Namespace) -> int:
+    with dist.session("cpu"):  # a process group only under torchrun
+        return _train_classifier(args)
+
+
+def _train_classifier(args: argparse.Namespace) -> int:
     from gan_studio.data.colortable import ColorTable
 
     table = ColorTable.load()
@@ -509,7 +550,7 @@ def train_classifier_command(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
+    progress = not args.no_progress and dist.is_main()
     t0 = time.monotonic()
 
     from gan_studio.resources import resource_path
@@ -517,21 +558,25 @@ def train_classifier_command(args: argparse.Namespace) -> int:
     table_file = getattr(table, "path", None) or resource_path("color_table.json")
     table_sha = file_sha256(table_file) if Path(table_file).is_file() else None
     if args.data == "builtin":
-        images, labels = cached_render(
-            out / "train_items.npz",
-            TRAIN_SEED,
-            cfg.train_items,
-            mcfg.in_size,
-            progress=progress,
-            label="render training items",
+        images, labels = dist.prepare_in_turn(
+            lambda: cached_render(
+                out / "train_items.npz",
+                TRAIN_SEED,
+                cfg.train_items,
+                mcfg.in_size,
+                progress=progress,
+                label="render training items",
+            )
         )
-        images_ev, labels_ev = cached_render(
-            out / "heldout_items.npz",
-            HELDOUT_SEED,
-            cfg.eval_items,
-            mcfg.in_size,
-            progress=progress,
-            label="render held-out items",
+        images_ev, labels_ev = dist.prepare_in_turn(
+            lambda: cached_render(
+                out / "heldout_items.npz",
+                HELDOUT_SEED,
+                cfg.eval_items,
+                mcfg.in_size,
+                progress=progress,
+                label="render held-out items",
+            )
         )
         labels = color_words_to_clusters(labels, table.cluster_of)
         labels_ev = color_words_to_clusters(labels_ev, table.cluster_of)
@@ -569,6 +614,8 @@ def train_classifier_command(args: argparse.Namespace) -> int:
     data_time = time.monotonic() - t0
 
     result = train_loop(images, labels, cfg, mcfg, out, progress=progress)
+    if not dist.is_main():
+        return 0  # rank 0 evaluates and writes the final weights
     model = result.model
     heldout = evaluate_classifier(model, (images_ev, labels_ev))
     n_train_eval = min(len(images), max(cfg.eval_items, 1))
@@ -590,6 +637,7 @@ def train_classifier_command(args: argparse.Namespace) -> int:
         "wall_time_s": round(result.wall_time_s, 2),
         "data_time_s": round(data_time, 2),
         "threads": torch.get_num_threads(),
+        "processes": dist.world_size(),
         "torch_version": torch.__version__,
     }
     card = _model_card({"config": mcfg.to_dict(), "training": training, "data": data, "metrics": metrics})

@@ -12,6 +12,10 @@ The generator and the perceptual backbone are frozen (``requires_grad`` off, eva
 generator to the encoder only. Batch ``step`` of a stage comes from ``sample_latent(batch, seed * 1_000_003 + k)``
 with ``k`` the step counted over the whole run (stage 2 continues after stage 1's steps), a pure function of
 (seed, stage, step), so a killed run resumed from its folder repeats the uninterrupted run exactly.
+
+Under torchrun (see :mod:`gan_studio.train.distributed`) every process draws that same batch of latents and trains
+the DDP-wrapped encoder on its rows of it (the encoder has group norm, nothing to synchronize; the frozen networks
+run in eval mode); rank 0 alone writes the log, samples and state.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +43,7 @@ from gan_studio.models.checkpoint import (
 )
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
+from gan_studio.train import distributed as dist
 from gan_studio.train.progress import ProgressBar
 
 STATE_NAME = "train_state.safetensors"
@@ -113,10 +120,17 @@ def freeze(module_or_generator) -> None:
 # ------------------------------------------------------------------------------------------------- one step
 
 
-def stage1_loss(encoder: InversionEncoder, generator, w: torch.Tensor) -> tuple[torch.Tensor, dict]:
+Predict = Callable[
+    [torch.Tensor], torch.Tensor
+]  # images -> standardized latents: the encoder's (or its wrapper)
+
+
+def stage1_loss(
+    encoder: InversionEncoder, generator, w: torch.Tensor, predict: Predict | None = None
+) -> tuple[torch.Tensor, dict]:
     with torch.no_grad():
         x = generator.synthesize(w)
-    loss = F.mse_loss(encoder.standardized(x), encoder.standardize(w))
+    loss = F.mse_loss((predict or encoder.standardized)(x), encoder.standardize(w))
     return loss, {"loss": float(loss.detach()), "latent": float(loss.detach())}
 
 
@@ -126,11 +140,12 @@ def stage2_loss(
     perceptual: PerceptualDistance,
     w: torch.Tensor,
     cfg: InversionTrainConfig,
+    predict: Predict | None = None,
 ) -> tuple[torch.Tensor, dict]:
     with torch.no_grad():
         x = generator.synthesize(w)
         target_feats = perceptual.features(x)
-    u = encoder.standardized(x)
+    u = (predict or encoder.standardized)(x)
     recon = generator.synthesize(encoder.unstandardize(u))
     perc = perceptual.compare(perceptual.features(recon), target_feats).mean()
     pixel = F.mse_loss(recon, x)
@@ -148,15 +163,18 @@ def train_step(
     cfg: InversionTrainConfig,
     stage: int,
     step: int,
+    predict: Predict | None = None,
 ) -> dict[str, float]:
-    w = generator.sample_latent(cfg.batch, latent_seed(cfg, stage, step)).to(encoder.latent_mean.device)
+    """One step on this process's rows (all of them in a single process) of batch ``step`` of ``stage``."""
+    w = generator.sample_latent(cfg.batch, latent_seed(cfg, stage, step))
+    w = dist.shard(w).to(encoder.latent_mean.device)
     for group in opt.param_groups:
         group["lr"] = lr_at(cfg, stage, step)
     if stage == 1:
-        loss, logged = stage1_loss(encoder, generator, w)
+        loss, logged = stage1_loss(encoder, generator, w, predict)
     else:
         assert perceptual is not None
-        loss, logged = stage2_loss(encoder, generator, perceptual, w, cfg)
+        loss, logged = stage2_loss(encoder, generator, perceptual, w, cfg, predict)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -205,6 +223,9 @@ def write_samples(encoder: InversionEncoder, generator, path: Path, seed: int) -
 def save_state(
     path: Path, encoder: InversionEncoder, opt, stage: int, step: int, cfg: InversionTrainConfig, wall: float
 ) -> None:
+    """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
+    if not dist.is_main():
+        return
     tensors = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
     opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
     tensors.update(opt_tensors)
@@ -316,20 +337,24 @@ def train_inversion(
     state_path = out / STATE_NAME
     if state_path.is_file():
         opt, stage, done, wall = load_state(state_path, encoder, make_opt, cfg)
-        _trim_log(out / LOG_NAME, stage, done)
+        if dist.is_main():
+            _trim_log(out / LOG_NAME, stage, done)
     else:
         encoder.fit_latent_stats(generator.sample_latent(cfg.stats_samples, STATS_SEED + cfg.seed))
         opt, stage, done, wall = make_opt(1), 1, 0, 0.0
+    dist.rows(cfg.batch)  # checks that the batch splits evenly over the processes
+    predict = dist.wrap(encoder, call=lambda e, images: e.standardized(images))
+    main = dist.is_main()
     rates: dict[str, float] = {}
     last: dict[str, dict[str, float]] = {}
-    with open(out / LOG_NAME, "a", encoding="utf-8") as log:
+    with open(out / LOG_NAME if main else os.devnull, "a", encoding="utf-8") as log:
         for s, total in ((1, cfg.stage1_steps), (2, cfg.stage2_steps)):
             if s < stage:
                 continue
             if s > stage:
                 opt, done = make_opt(s), 0  # stage 2 starts on a fresh optimizer at its own rate
             encoder.train()
-            bar = ProgressBar(total, f"inversion stage {s}", start=done, enabled=progress)
+            bar = ProgressBar(total, f"inversion stage {s}", start=done, enabled=progress and main)
             t0 = time.monotonic()
             step = done
             at_boundary = True
@@ -338,9 +363,12 @@ def train_inversion(
                     if cancel is not None:
                         cancel()
                     at_boundary = False
-                    losses = train_step(encoder, generator, perceptual, opt, cfg, s, step)
+                    losses = train_step(encoder, generator, perceptual, opt, cfg, s, step, predict)
                     step += 1
                     at_boundary = True
+                    if dist.is_distributed() and (step % cfg.log_every == 0 or step == total):
+                        mean = dist.all_reduce_mean(torch.tensor(list(losses.values()), dtype=torch.float64))
+                        losses = dict(zip(losses, mean.tolist(), strict=True))  # the global batch's
                     last[f"stage{s}"] = losses
                     if step % cfg.log_every == 0 or step == total:
                         record = {"stage": s, "step": step, **{k: round(v, 5) for k, v in losses.items()}}
@@ -349,12 +377,13 @@ def train_inversion(
                         log.write(json.dumps(record) + "\n")
                         log.flush()
                     bar.update(step, " ".join(f"{k} {v:.4f}" for k, v in losses.items() if k != "latent"))
-                    if step % cfg.sample_every == 0 or step == total:
+                    if (step % cfg.sample_every == 0 or step == total) and main:
                         write_samples(
                             encoder, generator, out / "samples" / f"stage{s}_{step:06d}.png", cfg.seed
                         )
                     if step % cfg.checkpoint_every == 0 and step < total:
                         save_state(state_path, encoder, opt, s, step, cfg, wall + time.monotonic() - t0)
+                        dist.barrier()
             except BaseException:
                 # Ctrl-C or a cancel between steps: keep the exact position. A stop inside a step may leave the
                 # weights half-updated, so such a run resumes from its last checkpoint instead.
@@ -367,6 +396,7 @@ def train_inversion(
             wall += elapsed
             rates[f"stage{s}"] = (step - done) / elapsed if elapsed > 0 and step > done else 0.0
             save_state(state_path, encoder, opt, s, step, cfg, wall)
+            dist.barrier()
             stage, done = s + 1, 0
     encoder.eval()
     return TrainOutcome(encoder, {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates, last)

@@ -12,6 +12,7 @@ import torch
 
 from gan_studio.models.checkpoint import read_manifest
 from gan_studio.models.inversion import InversionConfig, save_inversion
+from gan_studio.train import distributed as dist
 from gan_studio.train.inversion import InversionTrainConfig, train_inversion
 
 DEFAULT_EVAL_N = 200
@@ -82,6 +83,11 @@ def _generator_description(arg: str, path: Path) -> dict:
     }
 
 
+def _processes(training: dict) -> str:
+    n = training.get("processes", 1)
+    return f" in each of {n} processes" if n > 1 else ""
+
+
 def model_card(manifest: dict) -> str:
     t, d, m, c = manifest["training"], manifest["data"], manifest["metrics"], manifest["config"]
     tc = t["config"]
@@ -114,7 +120,7 @@ predicts the generator latent of an image, in standardized latent coordinates.
 ## How it was trained
 
 - Command: `{t["command"]}`
-- Seed {t["seed"]}; batch {t["batch"]}; wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s)
+- Seed {t["seed"]}; batch {t["batch"]}; wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s){_processes(t)}
   ({rates})
 - Stage 1, {t["steps"]["stage1"]} steps: regression of the latent from the image it draws (mean squared error in
   standardized coordinates), Adam at {tc["lr1"]} with cosine decay.
@@ -144,6 +150,11 @@ it can draw (compare the real and generated rows above).
 
 
 def train_inversion_command(args: argparse.Namespace) -> int:
+    with dist.session("cpu"):  # a process group only under torchrun; the generator is loaded on the CPU
+        return _train_inversion(args)
+
+
+def _train_inversion(args: argparse.Namespace) -> int:
     from gan_studio.methods.restgan import DEFAULT_TITLE_SOURCE, TitleGenerator, default_model_path
     from gan_studio.models.classifier import default_classifier_path, load_classifier
     from gan_studio.models.perceptual import PerceptualDistance
@@ -175,7 +186,10 @@ def train_inversion_command(args: argparse.Namespace) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    outcome = train_inversion(generator, perceptual, cfg, out, encoder_config, progress=not args.no_progress)
+    progress = not args.no_progress and dist.is_main()
+    outcome = train_inversion(generator, perceptual, cfg, out, encoder_config, progress=progress)
+    if not dist.is_main():
+        return 0  # rank 0 evaluates and writes the final weights
     metrics = {}
     if eval_n:
         from gan_studio.metrics.inversion_quality import reconstruction_quality
@@ -194,6 +208,7 @@ def train_inversion_command(args: argparse.Namespace) -> int:
         "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
         "final_losses": {k: {n: round(v, 5) for n, v in d.items()} for k, d in outcome.last.items()},
         "threads": torch.get_num_threads(),
+        "processes": dist.world_size(),
         "config": asdict(cfg),
     }
     data = {

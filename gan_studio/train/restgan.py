@@ -16,14 +16,25 @@ term (a real image under a title that contradicts it counts as fake), the KL ter
 for ReStGAN the auxiliary cross-entropy (D on real labels; G on what the prefix states). The text encoder learns
 with the discriminator (matching real images to titles); the generator sees its conditions detached. Generator
 weights are averaged (EMA) for the shipped model.
+
+Under torchrun (see :mod:`gan_studio.train.distributed`) every process draws the same global batch and trains on
+its rows of it. The generator's parts (conditioning augmentation, stage I, stage II) and the discriminator's (each
+discriminator, the text encoder, the text heads) are DDP-wrapped separately (:meth:`Trainer.parallel`); the
+generator's batch norm runs over the global batch; the matching-aware term pairs each image with the previous
+title of the *global* batch; means over labelled or mismatched rows divide by global counts. So N processes train
+as one process on the whole batch would, up to floating-point rounding. The generator's step runs the
+discriminator itself, not its wrapper: its gradients there are discarded, so they are not averaged. Spectral
+norm's power-iteration vectors are computed identically on every rank and re-broadcast from rank 0 at every
+wrapped discriminator pass.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +51,7 @@ from gan_studio.models.checkpoint import (
 from gan_studio.models.stackgan import ConditioningAugmentation, Discriminator, GanConfig
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
+from gan_studio.train import distributed as dist
 from gan_studio.train.progress import ProgressBar
 from gan_studio.train.text_data import LABEL_HEADS, TextImageData
 
@@ -96,6 +108,26 @@ class Trainer:
     opt_g2: torch.optim.Adam
     opt_d2: torch.optim.Adam
     text_aux: torch.nn.ModuleDict | None = None  # ReStGAN: what the prefix states, read from its condition
+    parts: dict[str, torch.nn.Module] = field(default_factory=dict)  # see parallel()
+
+    def parallel(self) -> dict[str, torch.nn.Module]:
+        """What the training passes run through: DDP wrappers under torchrun, the modules themselves otherwise.
+
+        Made on first use, so after a resumed state is loaded (wrapping broadcasts rank 0's weights).
+        """
+        if not self.parts:
+            m = self.model
+            self.parts = {
+                "ca": dist.wrap(m.ca),
+                "stage1": dist.wrap(m.stage1),
+                "stage2": dist.wrap(m.stage2),
+                "d1": dist.wrap(self.d1),
+                "d2": dist.wrap(self.d2),
+                "encoder": dist.wrap(m.encoder, call=lambda encoder, ids: encoder.prefix_conditions(ids)),
+            }
+            if self.text_aux is not None:
+                self.parts["text_aux"] = dist.wrap(self.text_aux, call=_text_heads)
+        return self.parts
 
     def modules(self) -> dict[str, torch.nn.Module]:
         out = {
@@ -155,6 +187,10 @@ def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
     )
 
 
+def _text_heads(heads: torch.nn.ModuleDict, h: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k.removeprefix("head_"): m(h) for k, m in heads.items()}
+
+
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
     for pe, pl in zip(ema.parameters(), live.parameters(), strict=True):
@@ -178,8 +214,14 @@ class Batch:
     eps: torch.Tensor
 
 
-def sample_batch(data: TextImageData, cfg: GanTrainConfig, gan: GanConfig, step: int, stage: int) -> Batch:
-    """Batch ``step`` of ``stage``: a pure function of (seed, stage, step), so a resumed run repeats it exactly."""
+def sample_batch(
+    data: TextImageData, cfg: GanTrainConfig, gan: GanConfig, step: int, stage: int, rows: slice | None = None
+) -> Batch:
+    """Batch ``step`` of ``stage``: a pure function of (seed, stage, step), so a resumed run repeats it exactly.
+
+    ``rows``: this process's rows of the batch (all by default); everything is drawn for the whole batch first.
+    """
+    rows = slice(None) if rows is None else rows
     rng = np.random.default_rng([cfg.seed, stage, step])
     idx = rng.integers(len(data), size=cfg.batch)
     lengths = data.lengths[idx]
@@ -199,61 +241,88 @@ def sample_batch(data: TextImageData, cfg: GanTrainConfig, gan: GanConfig, step:
             labels[:, 0] < 0
         )
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    z = torch.randn(cfg.batch, gan.z_dim, generator=gen)
+    eps = torch.randn(cfg.batch, gan.cond_dim, generator=gen)
+    idx = idx[rows]
     real = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return Batch(
         real=real,
         ids=torch.from_numpy(data.ids[idx]),
-        k=torch.from_numpy(k),
-        labels=torch.from_numpy(labels),
-        stated=torch.from_numpy(stated),
-        mismatch_ok=torch.from_numpy(mismatch_ok),
-        z=torch.randn(cfg.batch, gan.z_dim, generator=gen),
-        eps=torch.randn(cfg.batch, gan.cond_dim, generator=gen),
+        k=torch.from_numpy(k[rows]),
+        labels=torch.from_numpy(labels[rows]),
+        stated=torch.from_numpy(stated[rows]),
+        mismatch_ok=torch.from_numpy(mismatch_ok[rows]),
+        z=z[rows],
+        eps=eps[rows],
     )
 
 
-def _aux_loss(aux: dict[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of each auxiliary head against ``target`` columns, ignoring -1 (unknown or unstated)."""
+def _aux_loss(
+    aux: dict[str, torch.Tensor], target: torch.Tensor, unused: list[str] | None = None
+) -> torch.Tensor:
+    """Cross-entropy of each auxiliary head against ``target`` columns, ignoring -1 (unknown or unstated).
+
+    Each head's mean is over the known rows of the global batch. A head with none is left out; in a distributed
+    run it still adds a zero (DDP waits for a gradient of every parameter) and is named in ``unused`` so that the
+    caller can drop that gradient, as one process would have none.
+    """
     total = torch.zeros(())
-    for head, logits in aux.items():
-        t = target[:, LABEL_HEADS.index(head)]
-        if (t >= 0).any():
-            total = total + F.cross_entropy(logits, t, ignore_index=-1)
+    if not aux:
+        return total
+    columns = [target[:, LABEL_HEADS.index(head)] for head in aux]
+    known = dist.global_sum(torch.stack([(t >= 0).sum() for t in columns]))
+    for (head, logits), t, n in zip(aux.items(), columns, known, strict=True):
+        if n > 0:
+            total = total + dist.batch_mean(
+                F.cross_entropy(logits, t, ignore_index=-1, reduction="sum"), n, count_is_global=True
+            )
+        elif dist.is_distributed():
+            total = total + 0.0 * logits.sum()
+            if unused is not None:
+                unused.append(head)
     return total
 
 
-def _condition(model: TextToImage, b: Batch) -> torch.Tensor:
-    h_all = model.encoder.prefix_conditions(b.ids)
+def _drop_grads(heads: torch.nn.ModuleDict | None, unused: list[str]) -> None:
+    for head in unused:
+        if heads is not None and f"head_{head}" in heads:
+            heads[f"head_{head}"].zero_grad(set_to_none=True)
+
+
+def _condition(encode, b: Batch) -> torch.Tensor:
+    """The condition of each row's prefix; ``encode`` is the text encoder's ``prefix_conditions`` (or its wrapper)."""
+    h_all = encode(b.ids)
     return h_all[torch.arange(len(b.k)), b.k]
 
 
 def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int = 10**9) -> dict[str, float]:
     model = tr.model
     d, opt_d, opt_g = (tr.d1, tr.opt_d1, tr.opt_g1) if stage == 1 else (tr.d2, tr.opt_d2, tr.opt_g2)
+    run = tr.parallel()  # the trained modules' passes go through these (DDP wrappers under torchrun)
     real = b.real if stage == 2 else F.avg_pool2d(b.real, model.image_size // model.gan_config.stage1_size)
 
     def generate(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if stage == 1:
-            c, mu, logvar = model.ca(h, b.eps)
-            return model.stage1(b.z, c)[0], mu, logvar
+            c, mu, logvar = run["ca"](h, b.eps)
+            return run["stage1"](b.z, c)[0], mu, logvar
         with torch.no_grad():  # stage I and the encoder are frozen: their averaged weights feed stage II
             c, mu, logvar = tr.ema_ca(h, b.eps)
             image1 = tr.ema_stage1(b.z, c)[0]
-        return model.stage2(image1, c)[0], mu, logvar
+        return run["stage2"](image1, c)[0], mu, logvar
 
     # Discriminator (and, in stage I, the text encoder).
     if stage == 1:
-        h = _condition(model, b)
+        h = _condition(run["encoder"], b)
     else:
         with torch.no_grad():
-            h = _condition(model, b)
+            h = _condition(run["encoder"], b)
     with torch.no_grad():
         fake, _, _ = generate(h.detach())
-    u_r, c_r, aux_r, phi_r = d(real, h)
-    u_f, c_f, _, _ = d(fake, h)
-    c_m = d.cond_logit(phi_r.roll(1, dims=0), h)
+    u_r, c_r, aux_r, phi_r = run[f"d{stage}"](real, h)
+    u_f, c_f, _, _ = run[f"d{stage}"](fake, h)
+    c_m = d.cond_logit(dist.roll_rows(phi_r, 1), h)  # each title with the previous row's image (global batch)
     w_m = b.mismatch_ok.float()
-    loss_mis = (F.relu(1.0 + c_m) * w_m).sum() / w_m.sum().clamp(min=1.0)
+    loss_mis = dist.batch_mean((F.relu(1.0 + c_m) * w_m).sum(), w_m.sum(), least=1.0)
     loss_d = (
         F.relu(1.0 - u_r).mean()
         + F.relu(1.0 + u_f).mean()
@@ -261,14 +330,19 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
         + F.relu(1.0 + c_f).mean()
         + cfg.mismatch_weight * loss_mis
     )
-    aux_d = _aux_loss(aux_r, b.labels) if aux_r else torch.zeros(())
+    unused_d: list[str] = []
+    unused_text: list[str] = []
+    aux_d = _aux_loss(aux_r, b.labels, unused_d) if aux_r else torch.zeros(())
     if stage == 1 and tr.text_aux is not None:
-        aux_d = aux_d + _aux_loss({k.removeprefix("head_"): m(h) for k, m in tr.text_aux.items()}, b.stated)
+        aux_d = aux_d + _aux_loss(run["text_aux"](h), b.stated, unused_text)
     opt_d.zero_grad(set_to_none=True)
     (loss_d + cfg.aux_weight * aux_d).backward()
+    _drop_grads(d.aux, unused_d)
+    _drop_grads(tr.text_aux, unused_text)
     opt_d.step()
 
-    # Generator.
+    # Generator. The discriminator itself, not its wrapper: its gradients here are discarded (zeroed before its
+    # next step), so they need no averaging over ranks.
     hd = h.detach()
     fake, mu, logvar = generate(hd)
     u_f, c_f, aux_f, _ = d(fake, hd)
@@ -341,6 +415,13 @@ STATE_NAME = "train_state.safetensors"
 
 
 def save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
+    """Rank 0 writes (each file atomically), then every rank waits for it: a restarted job finds the state whole."""
+    if dist.is_main():
+        _save_state(tr, out, stage, step, cfg, wall)
+    dist.barrier()
+
+
+def _save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
     tensors: dict[str, torch.Tensor] = {}
     meta: dict = {}
     for name, module in tr.modules().items():
@@ -409,14 +490,20 @@ def train_gan(
     progress: bool = False,
     cancel=None,
 ) -> TrainOutcome:
-    """Run (or resume) both stages into ``out``; returns the EMA model."""
+    """Run (or resume) both stages into ``out``; returns the EMA model.
+
+    Under torchrun each process trains on its rows of every batch of ``cfg.batch`` (which must split evenly);
+    rank 0 alone writes the log, samples and state, and every rank resumes from the state rank 0 wrote.
+    """
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     tr = build_trainer(model, cfg)
     stage, done, wall = 1, 0, 0.0
     if (out / STATE_NAME).is_file():
         stage, done, wall = load_state(tr, out, cfg)
-    log = (out / "log.jsonl").open("a")
+    mine = dist.rows(cfg.batch)
+    main = dist.is_main()
+    log = (out / "log.jsonl" if main else Path(os.devnull)).open("a")
     rates: dict[str, float] = {}
     try:
         for s, total in ((1, cfg.stage1_steps), (2, cfg.stage2_steps)):
@@ -424,23 +511,26 @@ def train_gan(
                 continue
             start = done if s == stage else 0
             model.train()
-            bar = ProgressBar(total, f"{cfg.variant} stage {s}", enabled=progress)
+            bar = ProgressBar(total, f"{cfg.variant} stage {s}", enabled=progress and main)
             bar.update(start)
             t0 = time.monotonic()
             for step in range(start, total):
                 if cancel is not None:
                     cancel()
-                b = sample_batch(data, cfg, model.gan_config, step, s)
+                b = sample_batch(data, cfg, model.gan_config, step, s, mine)
                 losses = train_step(tr, b, cfg, s, step)
                 n = step + 1
                 if n % cfg.log_every == 0 or n == total:
+                    if dist.is_distributed():  # the mean over ranks: the loss of the global batch
+                        mean = dist.all_reduce_mean(torch.tensor(list(losses.values()), dtype=torch.float64))
+                        losses = dict(zip(losses, mean.tolist(), strict=True))
                     log.write(
                         json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in losses.items()}})
                     )
                     log.write("\n")
                     log.flush()
                 bar.update(n, f"D {losses['loss_d']:.2f} G {losses['loss_g']:.2f}")
-                if n % cfg.sample_every == 0 or n == total:
+                if (n % cfg.sample_every == 0 or n == total) and main:
                     write_sample_grid(tr.shipped_model(), out / "samples" / f"stage{s}_{n:06d}.png", s)
                     model.train()
                 if n % cfg.checkpoint_every == 0 or n == total:
@@ -455,6 +545,7 @@ def train_gan(
             stage, done = s + 1, 0
     finally:
         log.close()
+    dist.revert_batch_norm(model)
     return TrainOutcome(
         tr.shipped_model(), {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates
     )

@@ -13,6 +13,7 @@ import torch
 from gan_studio.models.checkpoint import save_checkpoint
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
+from gan_studio.train import distributed as dist
 from gan_studio.train.restgan import GanTrainConfig, new_model, train_gan
 from gan_studio.train.text_data import build_data, render_builtin
 
@@ -65,6 +66,11 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
     return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}
 
 
+def _processes(training: dict) -> str:
+    n = training.get("processes", 1)
+    return f" in each of {n} processes" if n > 1 else ""
+
+
 def model_card(manifest: dict) -> str:
     t, m = manifest["training"], manifest["metrics"]
     variant = manifest["architecture"]
@@ -87,7 +93,7 @@ def model_card(manifest: dict) -> str:
 
 - Command: `{t["command"]}`
 - Seed {t["seed"]}; stage I {t["steps"]["stage1"]} steps, stage II {t["steps"]["stage2"]} steps, batch {t["batch"]}
-- Wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s) ({rates})
+- Wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s){_processes(t)} ({rates})
 - Data: {manifest["data"].get("description", manifest["data"])}
 - Hinge loss, spectral norm in the discriminators, matching-aware conditional logit (projection), TTUR
   (G {t["config"]["lr_g"]}, D {t["config"]["lr_d"]}), EMA {t["config"]["ema"]} of the generator weights (shipped).
@@ -112,6 +118,11 @@ never a training signal.
 
 
 def train_restgan_command(args: argparse.Namespace) -> int:
+    with dist.session("cpu"):  # a process group only under torchrun
+        return _train_restgan(args)
+
+
+def _train_restgan(args: argparse.Namespace) -> int:
     import time
 
     from gan_studio.data.colortable import ColorTable
@@ -124,16 +135,22 @@ def train_restgan_command(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    progress = not args.no_progress
+    progress = not args.no_progress and dist.is_main()
     if args.threads:
         torch.set_num_threads(args.threads)
-    images, titles, attrs, description = _load_data(args, cfg, gan, table, out, progress)
+    # Rank 0 renders (and caches) the items first; the other processes then read its cache.
+    images, titles, attrs, description = dist.prepare_in_turn(
+        lambda: _load_data(args, cfg, gan, table, out, progress)
+    )
     # Both variants get the same vocabulary: the catalog's words seen twice, plus every color-table word.
     vocab = Vocabulary.from_titles(titles, extra=table.words)
     data = build_data(images, titles, attrs, vocab, table.cluster_of, description)
+    torch.manual_seed(cfg.seed)  # the generator's initial weights follow --seed too
     model = new_model(cfg, gan, vocab, table)
     t0 = time.monotonic()
     outcome = train_gan(data, model, cfg, out, progress=progress)
+    if not dist.is_main():
+        return 0  # rank 0 writes the final weights
     training = {
         "command": "gan-studio " + " ".join(shlex.quote(a) for a in args.argv),
         "seed": cfg.seed,
@@ -143,6 +160,7 @@ def train_restgan_command(args: argparse.Namespace) -> int:
         "this_run_s": round(time.monotonic() - t0, 1),
         "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
         "threads": torch.get_num_threads(),
+        "processes": dist.world_size(),
         "config": asdict(cfg),
     }
     weights = out / f"{cfg.variant}.safetensors"
