@@ -136,6 +136,25 @@ class SourceMemory:
         }
 
 
+EXTRAS = ("image", "position")
+
+
+def extra_maps(images: torch.Tensor, extras: Sequence[str]) -> list[torch.Tensor]:
+    """Full-resolution maps appended after the generator's blocks: ``image`` (the rendered RGB, the last
+    block's output) and ``position`` (each pixel centre's x and y in [-1, 1]), in the order asked for."""
+    b, _, h, w = images.shape
+    out = []
+    for name in extras:
+        if name == "image":
+            out.append(images.detach())
+        elif name == "position":
+            ys = (torch.arange(h, device=images.device, dtype=images.dtype) + 0.5) * 2.0 / h - 1.0
+            xs = (torch.arange(w, device=images.device, dtype=images.dtype) + 0.5) * 2.0 / w - 1.0
+            grid = torch.stack([xs[None, :].expand(h, w), ys[:, None].expand(h, w)])
+            out.append(grid[None].expand(b, 2, h, w))
+    return out
+
+
 class HypercolumnSource:
     """Renders ``latents`` (N, D) with a protocol generator in small batches and hands out their hypercolumns.
 
@@ -151,9 +170,14 @@ class HypercolumnSource:
         latents: torch.Tensor,
         batch_size: int = 4,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
+        extras: Sequence[str] = (),
     ):
         if latents.ndim != 2:
             raise ValueError(f"latents must be (N, D); got {tuple(latents.shape)}")
+        unknown = [e for e in extras if e not in EXTRAS]
+        if unknown:
+            raise ValueError(f"extra features must be some of {', '.join(EXTRAS)}; got {list(extras)}")
+        self.extras = tuple(extras)
         self.generator = generator
         self.latents = latents.detach()
         self.batch_size = max(1, int(batch_size))
@@ -181,6 +205,7 @@ class HypercolumnSource:
     @torch.no_grad()
     def _render(self, index: Sequence[int]) -> tuple[torch.Tensor, list[torch.Tensor]]:
         images, maps = self.generator.synthesize(self.latents[list(index)], features=True)
+        maps = list(maps) + extra_maps(images, self.extras)
         self.memory.renders += len(index)
         if not self.channels_per_block:
             self.channels_per_block = [int(f.shape[1]) for f in maps]

@@ -76,6 +76,9 @@ class LabelGeneratorConfig:
     keypoint_threshold: float = 0.3  # peak heat above which a predicted keypoint is visible
     bootstrap: bool = True  # each segmentation member sees its own bootstrap resample of the images
     render_batch: int = 4  # latents rendered at once
+    # Full-resolution maps added to the generator's blocks: the rendered image itself and each pixel's (x, y).
+    # A per-pixel MLP cannot otherwise tell a left leg from a right one where the features are symmetric.
+    extra_features: tuple[str, ...] = ("image", "position")
     feature_cache_mb: float = 512.0  # keep native-resolution block maps of all images when they fit in this
     class_names: tuple[str, ...] = PART_NAMES  # class 0 is the background
     keypoint_names: tuple[str, ...] = KEYPOINTS
@@ -103,6 +106,7 @@ class LabelGeneratorConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown label generator settings: {', '.join(unknown)}")
+        data = {"extra_features": [], **data}  # models saved before extra features had none
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
@@ -239,7 +243,9 @@ class LabelGenerator(nn.Module):
         Entries of tasks this generator was not trained for are None.
         """
         self.eval()
-        source = HypercolumnSource(generator, latents, batch_size=batch_size, cache_bytes=0)
+        source = HypercolumnSource(
+            generator, latents, batch_size=batch_size, cache_bytes=0, extras=self.config.extra_features
+        )
         self.to(source.device)
         size = self.image_size
         results = []
@@ -463,7 +469,11 @@ def fit_label_generator(
         raise ValueError(f"no image is labeled for any of the tasks asked for ({', '.join(config.tasks)})")
 
     source = HypercolumnSource(
-        generator, latents, config.render_batch, cache_bytes=int(config.feature_cache_mb * 1024**2)
+        generator,
+        latents,
+        config.render_batch,
+        cache_bytes=int(config.feature_cache_mb * 1024**2),
+        extras=config.extra_features,
     )
     rng = torch.Generator().manual_seed(config.seed)
     norm: FeatureNorm | None = None

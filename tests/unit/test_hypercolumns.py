@@ -140,3 +140,18 @@ def test_bytes_held_at_once_are_bounded_by_the_batch_not_by_n(protocol):
     everything = 8 * protocol.image_size**2 * channels * 4
     assert large.memory.as_dict()["peak_bytes"] < everything / 20
     assert tensor_bytes(torch.zeros(3, 5)) == 60
+
+
+def test_extra_maps_are_the_image_and_pixel_centres() -> None:
+    from gan_studio.methods.hypercolumns import extra_maps
+
+    images = torch.rand(2, 3, 4, 4) * 2 - 1
+    image, position = extra_maps(images, ("image", "position"))
+    assert torch.equal(image, images)
+    assert position.shape == (2, 2, 4, 4)
+    # x varies along columns, y along rows; pixel centres of 4 pixels in [-1, 1] are -0.75, -0.25, 0.25, 0.75.
+    assert torch.allclose(position[0, 0, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75]))
+    assert torch.allclose(position[1, 1, :, 2], torch.tensor([-0.75, -0.25, 0.25, 0.75]))
+    assert extra_maps(images, ()) == []
+    with pytest.raises(ValueError, match="extra features"):
+        HypercolumnSource(object(), torch.zeros(1, 2), extras=("depth",))

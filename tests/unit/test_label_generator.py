@@ -185,8 +185,9 @@ def test_labels_that_the_features_determine_are_learned(toy):
     assert seconds < 60
     record = model.training_record
     assert record["images_used"] == 8 and record["labels"]["segmentation"] == 8
-    # Held at once: one step's hypercolumns (4 images x 256 pixels x 36 channels x 4 bytes), not all pixels.
-    assert record["memory"]["peak_hypercolumn_bytes"] == 4 * 256 * 36 * 4
+    # Held at once: one step's hypercolumns (4 images x 256 pixels x (36 block + 3 image + 2 position)
+    # channels x 4 bytes), not all pixels.
+    assert record["memory"]["peak_hypercolumn_bytes"] == 4 * 256 * (36 + 5) * 4
     assert record["memory"]["renders"] == 8  # each image rendered once, its native maps cached
     # Uncertain images are the ones to drop: scores are finite, non-negative and rank images.
     scores = image_uncertainties(results)
