@@ -34,6 +34,7 @@ import copy
 import json
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from gan_studio.models.stackgan import ConditioningAugmentation, Discriminator, 
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.train import distributed as dist
+from gan_studio.train.interrupt import deferred_interrupt
 from gan_studio.train.progress import ProgressBar
 from gan_studio.train.text_data import LABEL_HEADS, TextImageData
 
@@ -505,6 +507,8 @@ def train_gan(
     main = dist.is_main()
     log = (out / "log.jsonl" if main else Path(os.devnull)).open("a")
     rates: dict[str, float] = {}
+    stop = ExitStack()
+    interrupted = stop.enter_context(deferred_interrupt(enabled=not dist.is_distributed()))
     try:
         for s, total in ((1, cfg.stage1_steps), (2, cfg.stage2_steps)):
             if s < stage:
@@ -533,8 +537,10 @@ def train_gan(
                 if (n % cfg.sample_every == 0 or n == total) and main:
                     write_sample_grid(tr.shipped_model(), out / "samples" / f"stage{s}_{n:06d}.png", s)
                     model.train()
-                if n % cfg.checkpoint_every == 0 or n == total:
+                if n % cfg.checkpoint_every == 0 or n == total or interrupted():
                     save_state(tr, out, s, n, cfg, wall + time.monotonic() - t0)
+                if interrupted():  # Ctrl-C / the Train workspace's Cancel: stopped after a whole step, saved
+                    raise KeyboardInterrupt
             elapsed = time.monotonic() - t0
             wall += elapsed
             rates[f"stage{s}"] = (total - start) / elapsed if elapsed > 0 and total > start else 0.0
@@ -544,6 +550,7 @@ def train_gan(
                 save_state(tr, out, 2, 0, cfg, wall)
             stage, done = s + 1, 0
     finally:
+        stop.close()
         log.close()
     dist.revert_batch_norm(model)
     return TrainOutcome(

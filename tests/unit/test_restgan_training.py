@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -79,4 +80,39 @@ def test_training_writes_log_samples_state_and_resumes_exactly(data, tmp_path, v
     resumed = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b")
     a, b = _weights(full.model), _weights(resumed.model)
     assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
+
+
+def test_sigint_stops_after_the_whole_step_and_saves_it(data, tmp_path):
+    """Ctrl-C (the Train workspace's Cancel) mid-run: the step under way finishes, its state is saved, and a
+    resumed run ends with the same weights as one that was never stopped."""
+    import os
+    import signal
+
+    from gan_studio.models.checkpoint import load_checkpoint
+
+    d, vocab, table = data
+    gan = GanConfig.tiny()
+    cfg = dataclasses.replace(
+        GanTrainConfig.tiny("restgan"), checkpoint_every=1000
+    )  # only the interrupt saves
+    torch.manual_seed(0)
+    full = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "a")
+
+    calls = {"n": 0}
+
+    def sigint_at_second_step():
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives while step 2 of stage I is about to run
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b", cancel=sigint_at_second_step)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+    _, manifest = load_checkpoint(tmp_path / "b" / "train_state.safetensors")
+    assert (manifest["extra"]["stage"], manifest["extra"]["step"]) == (1, 2)  # step 2 finished and was saved
+    torch.manual_seed(0)
+    resumed = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b")
+    a, b = _weights(full.model), _weights(resumed.model)
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
