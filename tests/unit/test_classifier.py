@@ -279,14 +279,23 @@ class _FakeTable:
         return GROUP_OF[word]
 
 
+def _stand_in(name: str) -> types.ModuleType:
+    """A copy of module ``name`` whose attributes the caller then replaces: everything else it exports stays real,
+    so a module first imported while the stand-in is in ``sys.modules`` still finds the names it imports."""
+    real = importlib.import_module(name)
+    module = types.ModuleType(name)
+    module.__dict__.update({k: v for k, v in vars(real).items() if not k.startswith("__")})
+    return module
+
+
 @pytest.fixture
 def fake_catalog(monkeypatch):
     """Stand-ins for the renderer, the color table and the folder reader, so the command's mechanics are tested."""
-    catalog = types.ModuleType("gan_studio.data.catalog")
+    catalog = _stand_in("gan_studio.data.catalog")
     catalog.render_item = _fake_item
-    colortable = types.ModuleType("gan_studio.data.colortable")
+    colortable = _stand_in("gan_studio.data.colortable")
     colortable.ColorTable = _FakeTable
-    layout = types.ModuleType("gan_studio.data.layout")
+    layout = _stand_in("gan_studio.data.layout")
     layout.read_catalog = lambda path, color_words=None: [_fake_item(5, i, 48 + i % 3) for i in range(20)]
     monkeypatch.setitem(sys.modules, "gan_studio.data.catalog", catalog)
     monkeypatch.setitem(sys.modules, "gan_studio.data.colortable", colortable)
