@@ -34,6 +34,7 @@ import torch
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
 from gan_studio.data.catalog import item_id, render_item
 from gan_studio.data.dataset_export import candidate_count, keep_lowest, latent_seed
+from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.metrics.dense_scores import dense_scores
 from gan_studio.metrics.report import write_report
 
@@ -167,7 +168,6 @@ def fit_and_generate(shared: Shared, items: list, seed: int, args, log) -> tuple
     """Fit HandsOff on ``items`` and generate its dataset; returns (items as dicts, record of times and memory)."""
     from gan_studio.data.label_import import ImportReport, LabeledImage
     from gan_studio.methods.handsoff import fit_handsoff
-    from gan_studio.methods.label_generator import LabelGeneratorConfig
 
     report = ImportReport(
         items=[
@@ -335,6 +335,11 @@ def _num(value, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
+def _features_text(extras) -> str:
+    names = {"image": "the rendered image", "position": "each pixel's position"}
+    return "".join(f" + {names.get(e, e)}" for e in extras)
+
+
 def _markdown(data: dict) -> str:
     s = data["summary"]
     lines = [
@@ -345,7 +350,8 @@ def _markdown(data: dict) -> str:
         (
             f"Labeled items: catalog seed {LABELED_SEED}, items [100·seed, 100·seed + n) for benchmark seeds "
             f"0..{data['seeds'] - 1}. Test: {data['test_items']} held-out real items of catalog seed {TEST_SEED} "
-            f"at {data['image_size']} px. HandsOff: label generator with {data['fit_steps']} steps, "
+            f"at {data['image_size']} px. HandsOff: label generator on hypercolumns of every generator block"
+            f"{_features_text(data.get('label_generator_features', []))}, {data['fit_steps']} steps, "
             f"{data['ensemble']} segmentation members, inversion refined {data['refine_steps']} steps; "
             f"{data['synthetic']} generated items kept per dataset (the most uncertain {data['drop']:.0%} of the "
             f"candidates dropped). Downstream: the same U-Net for every method, {data['steps']} steps of batch "
@@ -505,6 +511,7 @@ def bench_handsoff_command(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         **key,
         "image_size": shared.size,
+        "label_generator_features": list(LabelGeneratorConfig().extra_features),
         "threads": torch.get_num_threads(),
         "device": str(shared.device),
         "data": {
