@@ -7,6 +7,7 @@ errors (bad input) into one clear sentence on stderr and exit code 2, never a tr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -201,6 +202,12 @@ def _add_dataset(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gan-studio", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check the installation (shipped weights and their hashes, generation, dataset export, the window "
+        "offscreen) and exit 0 if all is well",
+    )
     sub = parser.add_subparsers(dest="command")
     _add_catalog(sub)
     _add_train(sub)
@@ -216,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.self_test:
+        from gan_studio.selftest import run_self_test
+
+        return run_self_test()
     if args.command is None:
         from gan_studio.qt.app import run_app
 
@@ -223,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"gan-studio: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: one line, from rank 0
+            print(f"gan-studio: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("gan-studio: interrupted", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":
+            print("gan-studio: interrupted", file=sys.stderr)
         return 130
 
 
