@@ -345,7 +345,13 @@ def _markdown(data: dict) -> str:
     lines = [
         "# HandsOff: a downstream network trained on the generated dataset vs on the few real labels",
         "",
-        f"Command: `{data['command']}` ({data['seconds']:.0f} s, torch threads {data['threads']}).",
+        f"Command: `{data['command']}` ({data['seconds']:.0f} s, torch threads {data['threads']}"
+        + (
+            f"; {data['runs_read_back']} runs read back from `{data['results_file']}`"
+            if data.get("runs_read_back")
+            else ""
+        )
+        + f"). Fitting, generating and training of all runs: {data.get('run_seconds', 0) / 60:.0f} min.",
         "",
         (
             f"Labeled items: catalog seed {LABELED_SEED}, items [100·seed, 100·seed + n) for benchmark seeds "
@@ -455,13 +461,15 @@ def bench_handsoff_command(args: argparse.Namespace) -> int:
         "test_items": args.test_items,
     }
     done: dict[tuple[int, int, str], dict] = {}
+    read_back = 0
     if results.exists():
         for line in results.read_text().splitlines():
             try:
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut by a kill
-            if r.get("settings") == key:
+            if r.get("settings") == key and r["labels"] in args.labels and r["seed"] < args.seeds:
+                read_back += (r["labels"], r["seed"], r["method"]) not in done
                 done[(r["labels"], r["seed"], r["method"])] = r
 
     shared = Shared(args.device)
@@ -534,6 +542,17 @@ def bench_handsoff_command(args: argparse.Namespace) -> int:
             if (n, s, m) in done
         ],
         "seconds": time.perf_counter() - t0,
+        "runs_read_back": read_back,
+        "results_file": str(results),
+        "run_seconds": round(
+            sum(
+                r["training"]["seconds"]
+                + r.get("handsoff", {}).get("fit_seconds", 0)
+                + r.get("handsoff", {}).get("generate_seconds", 0)
+                for r in done.values()
+            ),
+            1,
+        ),
     }
     jpath, mpath = write_report(out, "handsoff", data, _markdown(data))
     print(f"wrote {jpath} and {mpath}")
