@@ -36,68 +36,96 @@ class LossRelay(QObject):
         self.lossArrived.emit(request_id, step, losses)
 
 
-class LossPlot(QWidget):
-    """Loss per step by task (segmentation: the mean member's cross-entropy)."""
+class CurvePlot(QWidget):
+    """Curves of values per step, one per key, arriving point by point and redrawn at most every ``redraw_ms``.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    The base of the Dataset workspace's :class:`LossPlot` and the Train workspace's run curves. ``accepts(value)``
+    says which points are drawn; ``color(key, index)`` picks a new curve's pen color.
+    """
+
+    def __init__(
+        self, parent: QWidget | None = None, *, log_y: bool = False, redraw_ms: int = REDRAW_MS
+    ) -> None:
         super().__init__(parent)
-        self.setObjectName("loss_plot")
         self.plot = pg.PlotWidget(background=None)
         self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLogMode(x=False, y=True)
+        self.plot.setLogMode(x=False, y=log_y)
         self.plot.setLabel("bottom", "step")
-        self.plot.setLabel("left", "loss")
-        self.legend = self.plot.addLegend(offset=(-8, 4))
-        self.setToolTip("Training loss of each task per step (log scale); it should fall and level off")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
-        self._steps: dict[str, list[float]] = {}
-        self._values: dict[str, list[float]] = {}
+        self._x: dict[str, list[float]] = {}
+        self._y: dict[str, list[float]] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._timer = QTimer(self, singleShot=True, interval=redraw_ms)
         self._timer.timeout.connect(self.redraw)
 
-    def sizeHint(self) -> QSize:
-        # pyqtgraph asks for 640 x 480; in the side panel that would make the panel scroll instead of fit.
-        return QSize(260, 200)
+    def accepts(self, value: float) -> bool:
+        return bool(np.isfinite(value))
+
+    def color(self, key: str, index: int):
+        return pg.intColor(index, hues=9, values=1, maxValue=220)
 
     def clear(self) -> None:
         self._timer.stop()
         for curve in self._curves.values():
             self.plot.removeItem(curve)
         self.legend.clear()
-        self._steps, self._values, self._curves = {}, {}, {}
+        self._x, self._y, self._curves = {}, {}, {}
 
-    def append(self, step: int, losses: Mapping[str, float]) -> None:
-        """Add one step's losses by task; the curves follow within ``REDRAW_MS``."""
-        for task, value in losses.items():
-            if not np.isfinite(value) or value <= 0:  # nothing to draw on a log scale
+    def append(self, step: int, values: Mapping[str, float]) -> None:
+        """Add one step's values by key; the curves follow within the redraw interval."""
+        for key, value in values.items():
+            if not self.accepts(value):
                 continue
-            self._steps.setdefault(task, []).append(float(step))
-            self._values.setdefault(task, []).append(float(value))
+            self._x.setdefault(key, []).append(float(step))
+            self._y.setdefault(key, []).append(float(value))
         if not self._timer.isActive():
             self._timer.start()
 
     def redraw(self) -> None:
         self._timer.stop()
-        for task, steps in self._steps.items():
-            curve = self._curves.get(task)
+        for key, xs in self._x.items():
+            curve = self._curves.get(key)
             if curve is None:
-                color = TASK_COLORS.get(task, (128, 128, 128))
-                curve = self._curves[task] = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=task)
-            curve.setData(steps, self._values[task])
+                pen = pg.mkPen(self.color(key, len(self._curves)), width=2)
+                curve = self._curves[key] = self.plot.plot([], [], pen=pen, name=key)
+            curve.setData(xs, self._y[key])
 
-    def tasks(self) -> list[str]:
-        return list(self._steps)
+    def keys(self) -> list[str]:
+        return list(self._x)
 
-    def data(self, task: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, losses) of ``task`` as received."""
-        return np.array(self._steps.get(task, [])), np.array(self._values.get(task, []))
+    def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of ``key`` as received."""
+        return np.array(self._x.get(key, [])), np.array(self._y.get(key, []))
 
     def __len__(self) -> int:
-        """Steps received (of the task with the most)."""
-        return max((len(s) for s in self._steps.values()), default=0)
+        """Steps received (of the key with the most)."""
+        return max((len(x) for x in self._x.values()), default=0)
+
+
+class LossPlot(CurvePlot):
+    """Loss per step by task (segmentation: the mean member's cross-entropy), on a log scale."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, log_y=True)
+        self.setObjectName("loss_plot")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setLabel("left", "loss")
+        self.legend = self.plot.addLegend(offset=(-8, 4))
+        self.setToolTip("Training loss of each task per step (log scale); it should fall and level off")
+
+    def sizeHint(self) -> QSize:
+        # pyqtgraph asks for 640 x 480; in the side panel that would make the panel scroll instead of fit.
+        return QSize(260, 200)
+
+    def accepts(self, value: float) -> bool:
+        return bool(np.isfinite(value)) and value > 0  # nothing to draw on a log scale
+
+    def color(self, key: str, index: int):
+        return TASK_COLORS.get(key, (128, 128, 128))
+
+    def tasks(self) -> list[str]:
+        return self.keys()

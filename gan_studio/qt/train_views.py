@@ -1,39 +1,35 @@
 """What the Train workspace shows of a run: live loss curves (pyqtgraph) and the newest sample grid.
 
 The curves take any numbers a training log records (one line per key, over the run's steps counted across its
-stages) on a linear scale, because a GAN's logged values go negative; :class:`~gan_studio.qt.loss_plot.LossPlot`
-draws positive per-task losses on a log scale and stays as it is. Redraws are throttled like LossPlot's.
+stages) on a linear scale, because a GAN's logged values go negative; they share
+:class:`~gan_studio.qt.loss_plot.CurvePlot` (throttled redraws) with the Dataset workspace's log-scale loss plot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRect, QSize, Qt, QTimer
+from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from gan_studio.qt.loss_plot import CurvePlot
 
 REDRAW_MS = 200
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class RunCurves(QWidget):
+class RunCurves(CurvePlot):
     """One curve per logged key against the step (counted over all stages); dashed lines mark stage ends.
 
     Click a legend entry to hide or show its curve.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, redraw_ms=REDRAW_MS)
         self.setObjectName("train_curves")
-        self.plot = pg.PlotWidget(background=None)
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "step")
         self.plot.setLabel("left", "value")
         base = self.palette().color(QPalette.ColorRole.Base)
         base.setAlpha(200)  # the legend stays readable over the curves
@@ -42,25 +38,19 @@ class RunCurves(QWidget):
             "The losses the training logs, per step over both stages (drag to pan, wheel to zoom; click a legend "
             "entry to hide its curve)"
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
-        self._x: dict[str, list[float]] = {}
-        self._y: dict[str, list[float]] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
         self._marks: list[pg.InfiniteLine] = []
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
 
     def sizeHint(self) -> QSize:
         return QSize(420, 260)
 
+    def accepts(self, value: float) -> bool:
+        return True  # drawn as logged
+
     def clear(self) -> None:
-        self._timer.stop()
-        for item in [*self._curves.values(), *self._marks]:
+        super().clear()
+        for item in self._marks:
             self.plot.removeItem(item)
-        self.legend.clear()
-        self._x, self._y, self._curves, self._marks = {}, {}, {}, []
+        self._marks = []
         self.plot.enableAutoRange()
 
     def set_stage_ends(self, positions: Sequence[int]) -> None:
@@ -71,34 +61,6 @@ class RunCurves(QWidget):
         self._marks = [pg.InfiniteLine(float(p), angle=90, pen=pen) for p in positions]
         for line in self._marks:
             self.plot.addItem(line, ignoreBounds=True)
-
-    def append(self, position: int, values: Mapping[str, float]) -> None:
-        """Add one logged step; the curves follow within ``REDRAW_MS``."""
-        for key, value in values.items():
-            self._x.setdefault(key, []).append(float(position))
-            self._y.setdefault(key, []).append(float(value))
-        if not self._timer.isActive():
-            self._timer.start()
-
-    def redraw(self) -> None:
-        self._timer.stop()
-        for key, xs in self._x.items():
-            curve = self._curves.get(key)
-            if curve is None:
-                color = pg.intColor(len(self._curves), hues=9, values=1, maxValue=220)
-                curve = self._curves[key] = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=key)
-            curve.setData(xs, self._y[key])
-
-    def keys(self) -> list[str]:
-        return list(self._x)
-
-    def data(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        """(steps, values) of ``key`` as received."""
-        return np.array(self._x.get(key, [])), np.array(self._y.get(key, []))
-
-    def __len__(self) -> int:
-        """Steps received (of the key with the most)."""
-        return max((len(x) for x in self._x.values()), default=0)
 
 
 class _GridCanvas(QWidget):
