@@ -43,9 +43,9 @@ PACKAGING = (
     "prune.py",
     "build.py",
     "gan-studio.desktop",
-    "gan-studio.png",
 )
-DESKTOP_FILES = ("gan-studio.desktop", "gan-studio.png")  # copied next to the executable
+# Copied next to the executable: the desktop entry and the app's icon (which the window uses too, from resources/).
+DESKTOP_FILES = (HERE / "gan-studio.desktop", ROOT / "resources" / "icons" / "gan-studio.png")
 SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 # Files that must never be in the bundle: GPU runtimes and the Qt bindings the app does not use.
 FORBIDDEN = re.compile(
@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     if problems:
         print("build.py: the bundle is broken:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    for name in DESKTOP_FILES:
-        shutil.copy2(HERE / name, BUNDLE / name)
+    for path in DESKTOP_FILES:
+        shutil.copy2(path, BUNDLE / path.name)
     FINGERPRINT.write_text(expected + "\n")
     print(f"build.py: built {EXECUTABLE.relative_to(ROOT)} in {elapsed:.0f} s")
     print(size_report(BUNDLE, args.sizes))

@@ -1,4 +1,4 @@
-"""Draw the app icon, ``packaging/gan-studio.png`` (a pair of jeans on a rounded tile): ``python make_icon.py``.
+"""Draw the app icon, ``resources/icons/gan-studio.png`` (a pair of jeans on a rounded tile): ``python make_icon.py``.
 
 Drawn at 4x and scaled down for smooth edges, then stored with a small palette so that the committed PNG stays
 a few kilobytes. Deterministic: running it again gives the same file.
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 SIZE = 256
 SCALE = 4
-OUT = Path(__file__).resolve().parent / "gan-studio.png"
+OUT = Path(__file__).resolve().parents[1] / "resources" / "icons" / "gan-studio.png"
 
 TILE = (38, 70, 124, 255)  # deep denim blue
 GARMENT = (236, 240, 246, 255)

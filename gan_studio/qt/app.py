@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from gan_studio.qt.settings import APPLICATION, ORGANIZATION
+from gan_studio.resources import resource_path
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -18,6 +20,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("GAN Studio")
+    icon = resource_path("icons", "gan-studio.png")
+    if icon.is_file():  # the window, task bar and dialogs; a missing icon is not worth an error
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

@@ -147,3 +147,11 @@ def test_errors_without_dialogs_go_to_log_and_status_bar(qtbot, window) -> None:
     assert window.last_error == "The folder is not a catalog."
     assert "The folder is not a catalog." in window.log_view.toPlainText()
     assert window.statusBar().currentMessage() == "The folder is not a catalog."
+
+
+def test_the_application_has_its_icon(qapp) -> None:
+    from gan_studio.qt.app import make_application
+
+    app = make_application()
+    assert app is qapp and not app.windowIcon().isNull()
+    assert app.windowIcon().availableSizes()[0].width() == 256

@@ -130,7 +130,7 @@ def test_desktop_entry_and_icon():
     assert desktop["Type"] == "Application" and desktop["Name"] == "GAN Studio"
     assert desktop["Exec"].split()[0] == EXECUTABLE.name
     assert desktop["Icon"] == "gan-studio" and desktop["Terminal"] == "false"
-    icon = ROOT / "packaging" / "gan-studio.png"
+    icon = ROOT / "resources" / "icons" / "gan-studio.png"
     assert icon.stat().st_size < 20_000  # committed: keep it small
     from PIL import Image
 
