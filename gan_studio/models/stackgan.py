@@ -1,4 +1,5 @@
-"""The two-stage generator and its discriminators (StackGAN, shared by ReStGAN and the baseline).
+"""The two-stage generator and its discriminators (StackGAN, shared by ReStGAN and the baseline): the 64 px
+"plain" backbone, kept to load the models fitted on it; new models use :mod:`gan_studio.models.backbone`.
 
 - :class:`ConditioningAugmentation`: text condition h -> c = mu + sigma * eps, with the KL term to N(0, I).
 - :class:`StageOneGenerator`: [z, c] -> a low-resolution image (``stage1_size``), conditional batch norm from [z, c]
@@ -26,22 +27,26 @@ class GanConfig:
     z_dim: int = 32
     cond_dim: int = 64  # c after conditioning augmentation
     text_dim: int = 128  # h from the text encoder
-    g_channels: int = 32  # stage-I widths are 8g, 4g, 2g, g from 4x4 up
+    g_channels: int = 32  # stage-I widths are 8g, 8g, 4g, 2g, g from 4x4 up ("plain": 8g, 4g, 2g, g)
     g2_channels: int = 32
     d_channels: int = 32
-    stage1_size: int = 32
-    image_size: int = 64
+    stage1_size: int = 64
+    image_size: int = 128
+    # "sle": the 128 px backbone of gan_studio.models.backbone (residual blocks, skip-layer excitation, residual
+    # discriminator); "plain": this module's 64 px StackGAN blocks (checkpoints saved before the field existed).
+    backbone: str = "sle"
 
     @classmethod
     def from_dict(cls, d: dict) -> GanConfig:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        return cls(**{"backbone": "plain", **{k: d[k] for k in cls.__dataclass_fields__ if k in d}})
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def tiny(cls) -> GanConfig:
-        return cls(z_dim=8, cond_dim=8, text_dim=16, g_channels=4, g2_channels=4, d_channels=4)
+        return cls(z_dim=8, cond_dim=8, text_dim=16, g_channels=4, g2_channels=4, d_channels=4, stage1_size=32,
+                   image_size=64)  # fmt: skip
 
 
 class ConditioningAugmentation(nn.Module):
@@ -195,3 +200,14 @@ class Discriminator(nn.Module):
 
     def cond_logit(self, phi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.cond(phi)[:, 0] + (self.project(h) * phi).sum(dim=1)
+
+
+def stage_modules(cfg: GanConfig) -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:
+    """(stage-I generator, stage-II generator, discriminator) classes of ``cfg.backbone``."""
+    if cfg.backbone == "plain":
+        return StageOneGenerator, StageTwoGenerator, Discriminator
+    if cfg.backbone == "sle":
+        from gan_studio.models.backbone import DetailGenerator, LayoutGenerator, ResDiscriminator
+
+        return LayoutGenerator, DetailGenerator, ResDiscriminator
+    raise ValueError(f"unknown generator backbone {cfg.backbone!r}")

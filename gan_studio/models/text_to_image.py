@@ -14,12 +14,7 @@ import torch
 from torch import nn
 
 from gan_studio.models.checkpoint import load_model
-from gan_studio.models.stackgan import (
-    ConditioningAugmentation,
-    GanConfig,
-    StageOneGenerator,
-    StageTwoGenerator,
-)
+from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, stage_modules
 from gan_studio.models.text import TextConfig, Vocabulary, build_text_encoder, color_features
 
 ARCHITECTURES = ("restgan", "stackgan")
@@ -51,8 +46,9 @@ class TextToImage(nn.Module):
                     word_cluster[i] = k
             self.encoder.set_colors(word_cluster, color_features(self.cluster_labs))
         self.ca = ConditioningAugmentation(gan.text_dim, gan.cond_dim)
-        self.stage1 = StageOneGenerator(gan)
-        self.stage2 = StageTwoGenerator(gan)
+        stage_one, stage_two, _ = stage_modules(gan)
+        self.stage1 = stage_one(gan)
+        self.stage2 = stage_two(gan)
 
     @property
     def architecture(self) -> str:

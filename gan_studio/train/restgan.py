@@ -49,7 +49,7 @@ from gan_studio.models.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
 )
-from gan_studio.models.stackgan import ConditioningAugmentation, Discriminator, GanConfig
+from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, stage_modules
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.train import distributed as dist
@@ -73,7 +73,7 @@ class GanTrainConfig:
     variant: str = "restgan"
     stage1_steps: int = 3000
     stage2_steps: int = 1500
-    batch: int = 32
+    batch: int = 64
     lr_g: float = 2e-4
     lr_d: float = 4e-4  # two time-scale update rule
     beta1: float = 0.0
@@ -83,6 +83,16 @@ class GanTrainConfig:
     mismatch_weight: float = 1.0
     full_title_p: float = 0.4  # ReStGAN: share of samples on whole titles; the rest on a uniform prefix
     ema: float = 0.999
+    # Stage II's input: "paired" = the real image area-downsampled to the stage-I size, with a reconstruction
+    # (L1) and a feature-matching term on top of the adversarial ones; "adversarial" = the frozen stage I's
+    # drawing (StackGAN's original, purely adversarial stage II).
+    stage2_mode: str = "paired"
+    rec_weight: float = 10.0
+    fm_weight: float = 1.0
+    # Wall-clock budget of each stage in seconds (0: none): the stage ends at the first logged step past it, so a
+    # run on a lent machine fits its lease; the steps actually done are what the manifest reports.
+    stage1_seconds: float = 0.0
+    stage2_seconds: float = 0.0
     seed: int = 0
     items: int = 20000
     sample_every: int = 250
@@ -159,9 +169,16 @@ class Trainer:
 def build_trainer(model: TextToImage, cfg: GanTrainConfig) -> Trainer:
     gan = model.gan_config
     n_clusters = max(len(model.cluster_labs), 1)
-    aux = {"type": 6, "color": n_clusters, "gender": 3} if cfg.variant == "restgan" else None
-    d1 = Discriminator(gan, gan.stage1_size, aux)
-    d2 = Discriminator(gan, gan.image_size, aux)
+    # The paper's auxiliary classifier predicts type, color and gender; on the "sle" backbone it also predicts
+    # length and fit, the two other attributes the catalog labels (the "plain" 64 px models had the three).
+    aux = None
+    if cfg.variant == "restgan":
+        aux = {"type": 6, "color": n_clusters, "gender": 3}
+        if gan.backbone != "plain":
+            aux |= {"length": 5, "fit": 5}
+    _, _, discriminator = stage_modules(gan)
+    d1 = discriminator(gan, gan.stage1_size, aux)
+    d2 = discriminator(gan, gan.image_size, aux)
     betas = (cfg.beta1, cfg.beta2)
     # ReStGAN's auxiliary classifier also reads the stated attributes back from the text condition, so that the
     # LSTM state encodes them from the first steps (learning them only through the discriminator's matching
@@ -217,11 +234,19 @@ class Batch:
 
 
 def sample_batch(
-    data: TextImageData, cfg: GanTrainConfig, gan: GanConfig, step: int, stage: int, rows: slice | None = None
+    data: TextImageData,
+    cfg: GanTrainConfig,
+    gan: GanConfig,
+    step: int,
+    stage: int,
+    rows: slice | None = None,
+    bank: torch.Tensor | None = None,
 ) -> Batch:
     """Batch ``step`` of ``stage``: a pure function of (seed, stage, step), so a resumed run repeats it exactly.
 
     ``rows``: this process's rows of the batch (all by default); everything is drawn for the whole batch first.
+    ``bank``: ``data.images`` as a uint8 tensor already on the training device (the batch is then drawn there,
+    with no copy from the host); without it the batch is on the CPU.
     """
     rows = slice(None) if rows is None else rows
     rng = np.random.default_rng([cfg.seed, stage, step])
@@ -246,16 +271,21 @@ def sample_batch(
     z = torch.randn(cfg.batch, gan.z_dim, generator=gen)
     eps = torch.randn(cfg.batch, gan.cond_dim, generator=gen)
     idx = idx[rows]
-    real = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    if bank is None:
+        pixels, device = torch.from_numpy(data.images[idx]), torch.device("cpu")
+    else:
+        device = bank.device
+        pixels = bank[torch.from_numpy(idx).to(device)]
+    real = pixels.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return Batch(
         real=real,
-        ids=torch.from_numpy(data.ids[idx]),
-        k=torch.from_numpy(k[rows]),
-        labels=torch.from_numpy(labels[rows]),
-        stated=torch.from_numpy(stated[rows]),
-        mismatch_ok=torch.from_numpy(mismatch_ok[rows]),
-        z=z[rows],
-        eps=eps[rows],
+        ids=torch.from_numpy(data.ids[idx]).to(device),
+        k=torch.from_numpy(k[rows]).to(device),
+        labels=torch.from_numpy(labels[rows]).to(device),
+        stated=torch.from_numpy(stated[rows]).to(device),
+        mismatch_ok=torch.from_numpy(mismatch_ok[rows]).to(device),
+        z=z[rows].to(device),
+        eps=eps[rows].to(device),
     )
 
 
@@ -268,7 +298,7 @@ def _aux_loss(
     run it still adds a zero (DDP waits for a gradient of every parameter) and is named in ``unused`` so that the
     caller can drop that gradient, as one process would have none.
     """
-    total = torch.zeros(())
+    total = torch.zeros((), device=target.device)
     if not aux:
         return total
     columns = [target[:, LABEL_HEADS.index(head)] for head in aux]
@@ -294,14 +324,19 @@ def _drop_grads(heads: torch.nn.ModuleDict | None, unused: list[str]) -> None:
 def _condition(encode, b: Batch) -> torch.Tensor:
     """The condition of each row's prefix; ``encode`` is the text encoder's ``prefix_conditions`` (or its wrapper)."""
     h_all = encode(b.ids)
-    return h_all[torch.arange(len(b.k)), b.k]
+    return h_all[torch.arange(len(b.k), device=b.k.device), b.k]
 
 
-def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int = 10**9) -> dict[str, float]:
+def train_step(
+    tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int = 10**9
+) -> dict[str, torch.Tensor]:
+    """One discriminator and one generator update; returns the losses as 0-d tensors (no device sync here)."""
     model = tr.model
     d, opt_d, opt_g = (tr.d1, tr.opt_d1, tr.opt_g1) if stage == 1 else (tr.d2, tr.opt_d2, tr.opt_g2)
     run = tr.parallel()  # the trained modules' passes go through these (DDP wrappers under torchrun)
-    real = b.real if stage == 2 else F.avg_pool2d(b.real, model.image_size // model.gan_config.stage1_size)
+    scale = model.image_size // model.gan_config.stage1_size
+    real = b.real if stage == 2 else F.avg_pool2d(b.real, scale)
+    paired = stage == 2 and cfg.stage2_mode == "paired"
 
     def generate(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if stage == 1:
@@ -309,7 +344,7 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
             return run["stage1"](b.z, c)[0], mu, logvar
         with torch.no_grad():  # stage I and the encoder are frozen: their averaged weights feed stage II
             c, mu, logvar = tr.ema_ca(h, b.eps)
-            image1 = tr.ema_stage1(b.z, c)[0]
+            image1 = F.avg_pool2d(b.real, scale) if paired else tr.ema_stage1(b.z, c)[0]
         return run["stage2"](image1, c)[0], mu, logvar
 
     # Discriminator (and, in stage I, the text encoder).
@@ -334,7 +369,7 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
     )
     unused_d: list[str] = []
     unused_text: list[str] = []
-    aux_d = _aux_loss(aux_r, b.labels, unused_d) if aux_r else torch.zeros(())
+    aux_d = _aux_loss(aux_r, b.labels, unused_d) if aux_r else torch.zeros((), device=real.device)
     if stage == 1 and tr.text_aux is not None:
         aux_d = aux_d + _aux_loss(run["text_aux"](h), b.stated, unused_text)
     opt_d.zero_grad(set_to_none=True)
@@ -348,9 +383,20 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
     hd = h.detach()
     fake, mu, logvar = generate(hd)
     u_f, c_f, aux_f, _ = d(fake, hd)
-    kl = ConditioningAugmentation.kl(mu, logvar) if stage == 1 else torch.zeros(())
-    aux_g = _aux_loss(aux_f, b.stated) if aux_f else torch.zeros(())
+    zero = torch.zeros((), device=fake.device)
+    kl = ConditioningAugmentation.kl(mu, logvar) if stage == 1 else zero
+    aux_g = _aux_loss(aux_f, b.stated) if aux_f else zero
     loss_g = -u_f.mean() - c_f.mean() + cfg.kl_weight * kl + cfg.aux_weight * aux_g
+    rec = zero
+    if paired:  # the real image this row's input was downsampled from is the target
+        rec = (fake - real).abs().mean()
+        loss_g = loss_g + cfg.rec_weight * rec
+        if cfg.fm_weight and hasattr(d, "block_features"):
+            with torch.no_grad():
+                _, acts_r = d.block_features(real)
+            _, acts_f = d.block_features(fake)
+            fm = sum((a - r).abs().mean() for a, r in zip(acts_f, acts_r, strict=True)) / len(acts_r)
+            loss_g = loss_g + cfg.fm_weight * fm
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -362,13 +408,14 @@ def train_step(tr: Trainer, b: Batch, cfg: GanTrainConfig, stage: int, step: int
     else:
         ema_update(tr.ema_stage2, model.stage2, decay)
     return {
-        "loss_d": float(loss_d.detach()),
-        "loss_g": float(loss_g.detach()),
-        "aux_d": float(aux_d.detach()),
-        "aux_g": float(aux_g.detach()),
-        "kl": float(kl.detach()),
-        "d_real": float(u_r.mean().detach()),
-        "d_fake": float(u_f.mean().detach()),
+        "loss_d": loss_d.detach(),
+        "loss_g": loss_g.detach(),
+        "aux_d": aux_d.detach(),
+        "aux_g": aux_g.detach(),
+        "kl": kl.detach(),
+        "rec": rec.detach(),
+        "d_real": u_r.mean().detach(),
+        "d_fake": u_f.mean().detach(),
     }
 
 
@@ -475,6 +522,12 @@ def new_model(cfg: GanTrainConfig, gan: GanConfig, vocab: Vocabulary, table) -> 
 # ------------------------------------------------------------------------------------------------- loop
 
 
+def _out_of_time(elapsed: float, budget: float, device: torch.device) -> bool:
+    """Whether this stage's time budget (counted in this run) is spent, on any rank (all ranks stop together)."""
+    late = torch.tensor([1.0 if elapsed >= budget else 0.0], device=device)
+    return bool(dist.global_sum(late).item() > 0) if dist.is_distributed() else bool(late.item())
+
+
 @dataclass
 class TrainOutcome:
     model: TextToImage
@@ -491,15 +544,23 @@ def train_gan(
     *,
     progress: bool = False,
     cancel=None,
+    device: str | torch.device = "cpu",
 ) -> TrainOutcome:
-    """Run (or resume) both stages into ``out``; returns the EMA model.
+    """Run (or resume) both stages into ``out``; returns the EMA model (on the CPU).
 
     Under torchrun each process trains on its rows of every batch of ``cfg.batch`` (which must split evenly);
     rank 0 alone writes the log, samples and state, and every rank resumes from the state rank 0 wrote.
+    ``device``: where the networks and the images live (a CUDA device keeps the whole image set there).
     """
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    model.to(device)
     tr = build_trainer(model, cfg)
+    for module in (tr.d1, tr.d2, tr.text_aux):
+        if module is not None:
+            module.to(device)
+    bank = torch.from_numpy(data.images).to(device) if device.type != "cpu" else None
     stage, done, wall = 1, 0, 0.0
     if (out / STATE_NAME).is_file():
         stage, done, wall = load_state(tr, out, cfg)
@@ -507,6 +568,7 @@ def train_gan(
     main = dist.is_main()
     log = (out / "log.jsonl" if main else Path(os.devnull)).open("a")
     rates: dict[str, float] = {}
+    steps = {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}
     stop = ExitStack()
     interrupted = stop.enter_context(deferred_interrupt(enabled=not dist.is_distributed()))
     try:
@@ -518,29 +580,36 @@ def train_gan(
             bar = ProgressBar(total, f"{cfg.variant} stage {s}", enabled=progress and main)
             bar.update(start)
             t0 = time.monotonic()
+            budget = cfg.stage1_seconds if s == 1 else cfg.stage2_seconds
             for step in range(start, total):
                 if cancel is not None:
                     cancel()
-                b = sample_batch(data, cfg, model.gan_config, step, s, mine)
+                b = sample_batch(data, cfg, model.gan_config, step, s, mine, bank)
                 losses = train_step(tr, b, cfg, s, step)
                 n = step + 1
                 if n % cfg.log_every == 0 or n == total:
+                    values = torch.stack(list(losses.values())).double().cpu()
                     if dist.is_distributed():  # the mean over ranks: the loss of the global batch
-                        mean = dist.all_reduce_mean(torch.tensor(list(losses.values()), dtype=torch.float64))
-                        losses = dict(zip(losses, mean.tolist(), strict=True))
+                        values = dist.all_reduce_mean(values)
+                    logged = dict(zip(losses, values.tolist(), strict=True))
                     log.write(
-                        json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in losses.items()}})
+                        json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in logged.items()}})
                     )
                     log.write("\n")
                     log.flush()
-                bar.update(n, f"D {losses['loss_d']:.2f} G {losses['loss_g']:.2f}")
+                    bar.update(n, f"D {logged['loss_d']:.2f} G {logged['loss_g']:.2f}")
+                    if budget and n < total and _out_of_time(time.monotonic() - t0, budget, device):
+                        total = n  # this stage's budget is spent: finish it here (sample, save) as if planned
+                        steps[f"stage{s}"] = n
                 if (n % cfg.sample_every == 0 or n == total) and main:
-                    write_sample_grid(tr.shipped_model(), out / "samples" / f"stage{s}_{n:06d}.png", s)
+                    write_sample_grid(tr.shipped_model().cpu(), out / "samples" / f"stage{s}_{n:06d}.png", s)
                     model.train()
                 if n % cfg.checkpoint_every == 0 or n == total or interrupted():
                     save_state(tr, out, s, n, cfg, wall + time.monotonic() - t0)
                 if interrupted():  # Ctrl-C / the Train workspace's Cancel: stopped after a whole step, saved
                     raise KeyboardInterrupt
+                if n == total:
+                    break
             elapsed = time.monotonic() - t0
             wall += elapsed
             rates[f"stage{s}"] = (total - start) / elapsed if elapsed > 0 and total > start else 0.0
@@ -553,6 +622,4 @@ def train_gan(
         stop.close()
         log.close()
     dist.revert_batch_norm(model)
-    return TrainOutcome(
-        tr.shipped_model(), {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates
-    )
+    return TrainOutcome(tr.shipped_model().cpu(), steps, wall, rates)

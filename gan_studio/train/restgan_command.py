@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -31,6 +32,11 @@ def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
             "batch": args.batch,
             "items": args.items,
             "seed": args.seed,
+            "stage2_mode": args.stage2_mode,
+            "stage1_seconds": args.stage1_seconds,
+            "stage2_seconds": args.stage2_seconds,
+            "checkpoint_every": args.checkpoint_every,
+            "sample_every": args.sample_every,
         }.items()
         if v is not None
     }
@@ -64,6 +70,12 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
     titles = [it.title for it in items]
     attrs = [it.attributes for it in items]
     return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA), {os.cpu_count()} CPU cores"
+    return f"CPU ({os.cpu_count()} cores)"
 
 
 def _processes(training: dict) -> str:
@@ -117,12 +129,31 @@ never a training signal.
 """
 
 
+def training_device(name: str | None) -> torch.device:
+    """``--device``: "auto" (the default) takes CUDA when there is one, else the CPU; under torchrun each process
+    takes its local rank's GPU."""
+    name = name or "auto"
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but this machine has no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", dist.local_rank() if dist.requested_world_size() > 1 else 0)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
 def train_restgan_command(args: argparse.Namespace) -> int:
-    with dist.session("cpu"):  # a process group only under torchrun
-        return _train_restgan(args)
+    device = training_device(getattr(args, "device", None))
+    with dist.session(device):  # a process group only under torchrun
+        return _train_restgan(args, device)
 
 
-def _train_restgan(args: argparse.Namespace) -> int:
+def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     import time
 
     from gan_studio.data.colortable import ColorTable
@@ -131,6 +162,8 @@ def _train_restgan(args: argparse.Namespace) -> int:
     cfg, gan = _configs(args)
     if cfg.stage1_steps < 1 or cfg.stage2_steps < 0 or cfg.batch < 2:
         raise ValueError("--stage1-steps must be >= 1, --stage2-steps >= 0 and --batch >= 2")
+    if cfg.stage2_mode not in ("paired", "adversarial"):
+        raise ValueError(f"--stage2-mode must be 'paired' or 'adversarial', not {cfg.stage2_mode!r}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
@@ -148,7 +181,7 @@ def _train_restgan(args: argparse.Namespace) -> int:
     torch.manual_seed(cfg.seed)  # the generator's initial weights follow --seed too
     model = new_model(cfg, gan, vocab, table)
     t0 = time.monotonic()
-    outcome = train_gan(data, model, cfg, out, progress=progress)
+    outcome = train_gan(data, model, cfg, out, progress=progress, device=device)
     if not dist.is_main():
         return 0  # rank 0 writes the final weights
     training = {
@@ -161,6 +194,7 @@ def _train_restgan(args: argparse.Namespace) -> int:
         "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
         "threads": torch.get_num_threads(),
         "processes": dist.world_size(),
+        "device": _device_name(device),
         "config": asdict(cfg),
     }
     weights = out / f"{cfg.variant}.safetensors"
@@ -190,9 +224,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage1-steps", type=int, default=None)
     p.add_argument("--stage2-steps", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--stage1-seconds", type=float, default=None, help="end stage I after this long (this run)")
+    p.add_argument("--stage2-seconds", type=float, default=None, help="end stage II after this long (this run)")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between resumable states")
+    p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
     p.add_argument("--items", type=int, default=None, help="built-in items to train on")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'")
+    p.add_argument(
+        "--stage2-mode",
+        choices=("paired", "adversarial"),
+        default=None,
+        help="stage II's input: real images downsampled, with reconstruction and feature matching (paired, the "
+        "default), or stage I's drawings (adversarial, StackGAN's original)",
+    )
     p.add_argument("--tiny", action="store_true", help="tiny config for tests")
     p.add_argument("--no-progress", action="store_true")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,8 +111,7 @@ def render_builtin(
     cache: Path, seed: int, n: int, size: int, *, progress: bool = False
 ) -> tuple[np.ndarray, list[str], list]:
     """Images (n, size, size, 3), titles and attributes of built-in items ``seed, [0, n)``, cached in ``cache``."""
-    from gan_studio.data.catalog import attributes_of, render_item
-    from gan_studio.train.classifier import _resize_uint8
+    from gan_studio.data.catalog import attributes_of
 
     key = _renderer_key(size, n, seed)
     if cache.is_file():
@@ -121,20 +123,40 @@ def render_builtin(
         except (OSError, ValueError, KeyError):
             pass  # stale or unreadable: render again
     images = np.empty((n, size, size, 3), np.uint8)
-    titles, attrs = [], []
+    titles: list[str] = []
     bar = ProgressBar(n, "render catalog", enabled=progress)
-    for i in range(n):
-        item = render_item(seed, i, size * 2)
-        images[i] = _resize_uint8(item.image, size)
-        titles.append(item.title)
-        attrs.append(item.attributes)
-        bar.update(i + 1)
+    workers = max(1, min(os.cpu_count() or 1, n // 500))  # a pool pays off from a few thousand items
+    chunks = [range(a, min(a + 250, n)) for a in range(0, n, 250)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = pool.map(_render_chunk, [(seed, c.start, c.stop, size) for c in chunks])
+            for c, (imgs, tit) in zip(chunks, parts, strict=True):
+                images[c.start : c.stop] = imgs
+                titles += tit
+                bar.update(c.stop)
+    else:
+        for c in chunks:
+            imgs, tit = _render_chunk((seed, c.start, c.stop, size))
+            images[c.start : c.stop] = imgs
+            titles += tit
+            bar.update(c.stop)
     bar.close()
+    attrs = [attributes_of(seed, i) for i in range(n)]
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npz")
     np.savez(tmp, images=images, titles=np.array(json.dumps(titles)), key=np.array(key))
     tmp.replace(cache)
     return images, titles, attrs
+
+
+def _render_chunk(job: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:
+    """Items [start, stop) of catalog ``seed`` rendered at 2x ``size`` and area-downsampled (a pool worker's job)."""
+    from gan_studio.data.catalog import render_item
+    from gan_studio.train.classifier import _resize_uint8
+
+    seed, start, stop, size = job
+    items = [render_item(seed, i, size * 2) for i in range(start, stop)]
+    return np.stack([_resize_uint8(it.image, size) for it in items]), [it.title for it in items]
 
 
 def build_data(
