@@ -81,7 +81,7 @@ def _read_json(path: Path) -> dict:
 
 def default_model_files() -> list[Path]:
     """The files of the models the app opens by default; each must be shipped."""
-    from gan_studio.methods.handsoff import builtin_handsoff_path
+    from gan_studio.methods.handsoff import builtin_generator_path, builtin_handsoff_path
     from gan_studio.methods.restgan import default_model_path
     from gan_studio.models.classifier import default_classifier_path
     from gan_studio.models.inversion import default_inversion_path
@@ -94,13 +94,14 @@ def default_model_files() -> list[Path]:
         default_classifier_path(),
         default_inversion_path(),
         handsoff,
+        builtin_generator_path(),
         resource_path("color_table.json"),
     ]
 
 
 def check_resources(_scratch: Path | None = None) -> str:
     """Verify every recorded hash of the shipped resources; returns a summary. Raises :class:`SelfTestError`."""
-    from gan_studio.methods.restgan import default_model_path
+    from gan_studio.methods.handsoff import builtin_generator_path
     from gan_studio.models.inversion import default_inversion_path
     from gan_studio.resources import resource_path, resources_dir
 
@@ -122,9 +123,7 @@ def check_resources(_scratch: Path | None = None) -> str:
     handsoff = _read_json(handsoff_file)
     generator = handsoff.get("generator", {})
     if generator.get("kind") == "builtin":
-        _check_hash(
-            default_model_path(generator.get("architecture", "restgan")), generator["sha256"], handsoff_file
-        )
+        _check_hash(builtin_generator_path(), generator["sha256"], handsoff_file)
     if handsoff.get("inversion_encoder", {}).get("kind") == "builtin":
         _check_hash(default_inversion_path(), handsoff["inversion_encoder"]["sha256"], handsoff_file)
     label_generator = handsoff.get("label_generator", {})

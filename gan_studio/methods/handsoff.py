@@ -58,6 +58,14 @@ class HandsOffError(ValueError):
     """A HandsOff model that cannot be fitted, found or used; the message is one sentence for the user."""
 
 
+def builtin_generator_path() -> Path:
+    """The generator the built-in HandsOff models (label generator, inversion encoder) were fitted on: the 64 px
+    ReStGAN, kept in ``resources/handsoff/generator/`` until they are refitted on the shipped 128 px one."""
+    from gan_studio.resources import resource_path
+
+    return resource_path("handsoff", "generator", "restgan.safetensors")
+
+
 def builtin_handsoff_path() -> Path:
     """Where the shipped HandsOff model lives (``resources/handsoff/``)."""
     return resource_path("handsoff")
@@ -87,7 +95,7 @@ def open_generator(source=None, device: str | torch.device | None = None) -> tup
     checkpoint becomes :meth:`~gan_studio.methods.restgan.TitleGenerator.catalog_protocol`: each latent is drawn
     with a random title of the built-in training catalog.
     """
-    from gan_studio.methods.restgan import DEFAULT_TITLE_SOURCE, TitleGenerator, default_model_path
+    from gan_studio.methods.restgan import DEFAULT_TITLE_SOURCE, TitleGenerator
 
     if source is not None and not isinstance(source, (str, os.PathLike)):
         spec = {
@@ -98,7 +106,7 @@ def open_generator(source=None, device: str | torch.device | None = None) -> tup
         }
         return source, spec
     builtin = source is None or source == BUILTIN
-    path = default_model_path("restgan") if builtin else Path(source)
+    path = builtin_generator_path() if builtin else Path(source)
     if not path.is_file():
         where = "the built-in generator" if builtin else "the generator"
         raise HandsOffError(f"{where} checkpoint {path} does not exist")
@@ -135,9 +143,7 @@ def reopen_generator(spec: dict, override=None, device: str | torch.device | Non
         if override is not None:
             path = Path(override)
         elif spec.get("kind") == BUILTIN:
-            from gan_studio.methods.restgan import default_model_path
-
-            path = default_model_path(spec.get("architecture", "restgan"))
+            path = builtin_generator_path()
         else:
             path = Path(str(spec.get("path")))
         if not path.is_file():

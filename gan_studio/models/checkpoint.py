@@ -164,12 +164,15 @@ def _check_weights_file(path: Path) -> None:
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(8)
-        if head.startswith((_PICKLE_PROTO, _ZIP_MAGIC)):
+        header_len = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        plausible = 0 <= header_len <= _MAX_HEADER and 8 + header_len <= size
+        # A safetensors header length can begin with a pickle's byte (0x80 for 640 bytes): magic bytes decide
+        # only when the first 8 bytes are not a plausible safetensors header length.
+        if not plausible and head.startswith((_PICKLE_PROTO, _ZIP_MAGIC)):
             _refuse_pickle(path)
         if len(head) < 8:
             raise CheckpointError(f"{path} is truncated or not a safetensors file (only {size} bytes)")
-        (header_len,) = struct.unpack("<Q", head)
-        if header_len > _MAX_HEADER or 8 + header_len > size:
+        if not plausible:
             raise CheckpointError(
                 f"{path} is truncated or not a safetensors file (its header runs past the end)"
             )

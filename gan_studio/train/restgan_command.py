@@ -72,6 +72,30 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
     return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}
 
 
+def _init_from(model, path: Path, variant: str) -> dict:
+    """Start from a finished model's weights (generator, text encoder, conditioning augmentation); the
+    discriminators start fresh. Its configuration and vocabulary must be the ones this run builds. Returns what the
+    new manifest records of it (path, sha256 and its own training record, so the history stays in the card)."""
+    from gan_studio.models.checkpoint import load_checkpoint
+
+    state, manifest = load_checkpoint(path, architecture=variant)
+    if manifest["config"] != model.config_dict():
+        raise ValueError(
+            f"--init {path} was trained with another configuration or vocabulary than this run builds "
+            "(same --data, --items and model sizes are needed)"
+        )
+    model.load_state_dict(state)
+    return {"path": str(path), "sha256": manifest["sha256"], "training": manifest.get("training", {})}
+
+
+def training_history(training: dict) -> list[dict]:
+    """The training records of a model and of every model it was initialized from, oldest first."""
+    chain = [training]
+    while isinstance(chain[-1].get("initialized_from"), dict):
+        chain.append(chain[-1]["initialized_from"].get("training", {}))
+    return chain[::-1]
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA), {os.cpu_count()} CPU cores"
@@ -83,32 +107,70 @@ def _processes(training: dict) -> str:
     return f" in each of {n} processes" if n > 1 else ""
 
 
+def _run_lines(t: dict) -> str:
+    c = t.get("config", {})
+    rates = ", ".join(f"{k} {v:.2f} steps/s" for k, v in t.get("steps_per_s", {}).items())
+    budget = ""
+    if c.get("stage1_seconds") or c.get("stage2_seconds"):
+        budget = f"; time budget stage I {c.get('stage1_seconds', 0):g} s, stage II {c.get('stage2_seconds', 0):g} s"
+    where = t.get("device") or f"{t.get('threads', '?')} CPU thread(s)"
+    return (
+        f"- Command: `{t.get('command')}`\n"
+        f"- Seed {t.get('seed')}; stage I {t.get('steps', {}).get('stage1')} steps, stage II "
+        f"{t.get('steps', {}).get('stage2')} steps, batch {t.get('batch')}{budget}; stage II "
+        f"{c.get('stage2_mode', 'adversarial')}\n"
+        f"- Wall time {t.get('wall_time_s', 0) / 60:.1f} min on {where}{_processes(t)} ({rates}), "
+        f"torch threads {t.get('threads')}"
+    )
+
+
 def model_card(manifest: dict) -> str:
     t, m = manifest["training"], manifest["metrics"]
     variant = manifest["architecture"]
+    gan = manifest["config"]["gan"]
+    size, size1 = gan["image_size"], gan["stage1_size"]
+    heads = "type/color/gender" if gan.get("backbone", "plain") == "plain" else "type/color/gender/length/fit"
     what = (
         "ReStGAN: recurrent StackGAN. An LSTM over the title's words (color words enter through the LAB color "
-        "table's cluster features) gives one condition per word prefix; stage I draws a 32 px image, stage II "
-        "refines it to 64 px. The auxiliary classifier: type/color/gender heads on both discriminators (trained "
+        f"table's cluster features) gives one condition per word prefix; stage I draws a {size1} px layout, stage "
+        f"II refines it to {size} px. The auxiliary classifier: {heads} heads on both discriminators (trained "
         "on real labels; the generator is scored on what its title prefix states), and heads that read the "
         "stated type/gender/color/length/fit back from the LSTM state. Trained on random prefixes of every title."
         if variant == "restgan"
         else "StackGAN baseline: the same two-stage GAN conditioned on the whole title through the mean of ordinary "
         "word embeddings; no LSTM, no color table, no auxiliary classifier, trained on whole titles only."
     )
-    rates = ", ".join(f"{k} {v:.2f} steps/s" for k, v in t.get("steps_per_s", {}).items())
-    return f"""# {variant} ({manifest["config"]["gan"]["image_size"]} px)
+    backbone = (
+        "Backbone (`gan_studio/models/backbone.py`): BigGAN residual up blocks with conditional batch norm on [z, c], "
+        "FastGAN skip-layer excitation, a U-Net-like stage II that adds a residual to the upsampled stage-I image, "
+        "residual discriminators with spectral norm, projection and matching-aware conditional logits."
+        if gan.get("backbone", "plain") != "plain"
+        else "Backbone: the plain 64 px StackGAN blocks (`gan_studio/models/stackgan.py`)."
+    )
+    runs = training_history(t)
+    history = "\n".join(
+        f"{i + 1}. {'Started from random weights' if i == 0 else 'Continued from the weights above (discriminators fresh)'}:\n"
+        + _run_lines(r).replace("- ", "   - ")
+        for i, r in enumerate(runs)
+    )
+    total = sum(r.get("wall_time_s", 0) for r in runs) / 60
+    cfg = t.get("config", {})
+    return f"""# {variant} ({size} px)
 
 {what}
 
-## How it was trained
+{backbone}
 
-- Command: `{t["command"]}`
-- Seed {t["seed"]}; stage I {t["steps"]["stage1"]} steps, stage II {t["steps"]["stage2"]} steps, batch {t["batch"]}
-- Wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s){_processes(t)} ({rates})
+## How it was trained ({len(runs)} run(s), {total:.1f} min of training in all)
+
+{history}
+
 - Data: {manifest["data"].get("description", manifest["data"])}
 - Hinge loss, spectral norm in the discriminators, matching-aware conditional logit (projection), TTUR
-  (G {t["config"]["lr_g"]}, D {t["config"]["lr_d"]}), EMA {t["config"]["ema"]} of the generator weights (shipped).
+  (G {cfg.get("lr_g")}, D {cfg.get("lr_d")}), EMA {cfg.get("ema")} of the generator weights (shipped). Stage II
+  "paired": its input is the real image area-downsampled to {size1} px, with L1 reconstruction (weight
+  {cfg.get("rec_weight")}) and discriminator feature matching (weight {cfg.get("fm_weight")}) beside the
+  adversarial terms; "adversarial": its input is the frozen stage I's drawing.
 
 ## Results
 
@@ -118,8 +180,7 @@ def model_card(manifest: dict) -> str:
 
 The app draws with the conditioning-augmentation noise scaled by 0.25 (`DEFAULT_CONDITION_NOISE` in
 `gan_studio/methods/restgan.py`, chosen on validation titles); `gan-studio generate --condition-noise 1.0` draws as
-in training. 64 px rather than 128 px: a 128 px stage II measured about 4.9x slower per step on this 2-core machine
-(see `resources/README.md`).
+in training.
 
 ## Limitations
 
@@ -127,24 +188,6 @@ Trained only on procedurally rendered front views of one garment on a near-white
 vocabulary ({len(manifest["config"]["words"])} words) are ignored. The shipped attribute classifier that scores it was
 never a training signal.
 """
-
-
-def training_device(name: str | None) -> torch.device:
-    """``--device``: "auto" (the default) takes CUDA when there is one, else the CPU; under torchrun each process
-    takes its local rank's GPU."""
-    name = name or "auto"
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for, but this machine has no CUDA device")
-        if device.index is None:
-            device = torch.device("cuda", dist.local_rank() if dist.requested_world_size() > 1 else 0)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    return device
 
 
 def train_restgan_command(args: argparse.Namespace) -> int:
@@ -180,6 +223,7 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     data = build_data(images, titles, attrs, vocab, table.cluster_of, description)
     torch.manual_seed(cfg.seed)  # the generator's initial weights follow --seed too
     model = new_model(cfg, gan, vocab, table)
+    init = _init_from(model, Path(args.init), cfg.variant) if args.init else None
     t0 = time.monotonic()
     outcome = train_gan(data, model, cfg, out, progress=progress, device=device)
     if not dist.is_main():
@@ -195,6 +239,7 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         "threads": torch.get_num_threads(),
         "processes": dist.world_size(),
         "device": _device_name(device),
+        **({"initialized_from": init} if init else {}),
         "config": asdict(cfg),
     }
     weights = out / f"{cfg.variant}.safetensors"
@@ -231,6 +276,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", type=int, default=None, help="built-in items to train on")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
+    p.add_argument("--init", default=None, help="start from this finished model's weights (discriminators fresh)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'")
     p.add_argument(

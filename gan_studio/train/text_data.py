@@ -128,7 +128,8 @@ def render_builtin(
     workers = max(1, min(os.cpu_count() or 1, n // 500))  # a pool pays off from a few thousand items
     chunks = [range(a, min(a + 250, n)) for a in range(0, n, 250)]
     if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_one_thread) as pool:
             parts = pool.map(_render_chunk, [(seed, c.start, c.stop, size) for c in chunks])
             for c, (imgs, tit) in zip(chunks, parts, strict=True):
                 images[c.start : c.stop] = imgs
@@ -147,6 +148,13 @@ def render_builtin(
     np.savez(tmp, images=images, titles=np.array(json.dumps(titles)), key=np.array(key))
     tmp.replace(cache)
     return images, titles, attrs
+
+
+def _one_thread() -> None:
+    """Pool workers render one item at a time each: threads inside them would only oversubscribe the cores."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _render_chunk(job: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:

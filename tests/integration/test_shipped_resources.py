@@ -70,7 +70,7 @@ def test_shipped_text_to_image_models_load_check_and_draw(architecture):
     path = default_model_path(architecture)
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["architecture"] == architecture and manifest["sha256"] == file_sha256(path)
-    assert path.stat().st_size < 8_000_000  # shipped weights stay small
+    assert path.stat().st_size < 16_000_000  # shipped weights stay small
     training = manifest["training"]
     assert training["command"].startswith(f"gan-studio train {architecture}")
     assert training["seed"] == 0 and training["wall_time_s"] > 0
