@@ -139,6 +139,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     add_reds_arguments(d)
     d.set_defaults(func=_run_bench_reds)
+    from gan_studio.metrics.bench_stage2 import add_arguments as add_stage2_arguments
+
+    s2 = bsub.add_parser("stage2", help="stage-II ablation: paired vs purely adversarial on the same stage I")
+    add_stage2_arguments(s2)
+    s2.set_defaults(func=_run_bench_stage2)
     from gan_studio.metrics.bench_handsoff import add_arguments as add_handsoff_arguments
 
     h = bsub.add_parser(
@@ -146,6 +151,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     add_handsoff_arguments(h)
     h.set_defaults(func=_run_bench_handsoff)
+
+
+def _run_bench_stage2(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_stage2 import bench_stage2_command
+
+    return bench_stage2_command(args)
 
 
 def _run_bench_handsoff(args: argparse.Namespace) -> int:

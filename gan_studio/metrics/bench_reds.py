@@ -56,6 +56,12 @@ BASELINES = ("linear", "random", "pca", "sefa")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=50, help="starting latents (seeds 0..N-1), titles cycled")
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="measure only seeds FIRST..N-1 (split a run over processes; a run reading all results reports)",
+    )
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--step-size", type=float, default=1.0)
     p.add_argument(
@@ -282,12 +288,18 @@ def _markdown(data: dict) -> str:
 def bench_reds_command(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.steps < 1 or not 1 <= args.pairs <= len(PAIRS):
         raise ValueError(f"--seeds and --steps must be at least 1 and --pairs 1..{len(PAIRS)}")
+    if not 0 <= args.first_seed < args.seeds:
+        raise ValueError(f"--first-seed must be in 0..{args.seeds - 1}")
     t0 = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = Path(args.results) if args.results else out / "reds_paths.jsonl"
+    from gan_studio.methods.restgan import default_model_path
+    from gan_studio.models.checkpoint import read_manifest
+
     path = None if args.model == "builtin" else Path(args.model)
     gen = TitleGenerator.load(path)
+    weights_sha = read_manifest(path or default_model_path("restgan"))["sha256"]
     pairs = PAIRS[: args.pairs]
     protocol = gen.protocol(TITLES[0])
     latent = protocol.sample_latent(1, 0)
@@ -296,7 +308,8 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     fixed, vary = build_features(
         pairs[0][1], pairs[0][2], FeatureContext(protocol.image_size, start_image=start)
     )
-    key = {"steps": args.steps, "step_size": args.step_size, "model": args.model}
+    # The weights' hash is part of the key: results of another model are never read back.
+    key = {"steps": args.steps, "step_size": args.step_size, "model": args.model, "sha256": weights_sha}
     speed_file = results.with_suffix(".speed.json")
     speed = None
     if speed_file.exists():  # a resumed run keeps the timings its first part measured
@@ -322,7 +335,7 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
     protocols = {title: gen.protocol(title) for title in TITLES}
     with results.open("a") as f:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.seeds):
             for pair in pairs:
                 if (seed, pair[0]) in done:
                     continue
@@ -332,6 +345,9 @@ def bench_reds_command(args: argparse.Namespace) -> int:
                 f.write(json.dumps(r) + "\n")
                 f.flush()
             _log(t0, f"seed {seed + 1}/{args.seeds} done")
+    if args.first_seed > 0:
+        print(f"measured seeds {args.first_seed}..{args.seeds - 1} into {results}; a run from seed 0 reports")
+        return 0
     records = [done[(s, p[0])] for s in range(args.seeds) for p in pairs]
     summary = summarize(records, pairs)
     panels = [

@@ -74,20 +74,18 @@ class ImageView(QWidget):
 
     # --- painting ------------------------------------------------------------------------------------------
     def target_rect(self) -> QRect:
-        """Where the image is drawn: the largest centered square that fits, in whole multiples when it can."""
+        """Where the image is drawn: the largest centered square that fits (scaled with a smooth filter)."""
         if self._pixmap is None:
             return QRect()
-        side = min(self.width(), self.height()) - 8
-        w = self._pixmap.width()
-        if side >= w:
-            side = (side // w) * w  # whole-pixel scaling keeps the 64 px output crisp
-        side = max(side, 1)
+        side = max(min(self.width(), self.height()) - 8, 1)
         return QRect((self.width() - side) // 2, (self.height() - side) // 2, side, side)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Base))
         if self._pixmap is not None:
+            # Bilinear upscaling: 128 px drawn at 256 px and more reads as a photo, not as blocks of pixels.
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(self.target_rect(), self._pixmap)
         elif self._placeholder:
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))

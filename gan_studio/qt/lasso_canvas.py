@@ -60,7 +60,7 @@ def paint_canvas(painter: QPainter, scene: CanvasScene) -> None:
                 scene.placeholder,
             )
     else:
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # nearest: pixels stay pixels
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)  # bilinear, as in Generate
         painter.drawPixmap(scene.target, scene.pixmap)
         if scene.overlay is not None:
             painter.drawImage(QRectF(scene.target), scene.overlay)
@@ -218,7 +218,7 @@ class LassoCanvas(QWidget):
         side = min(self.width(), self.height()) - 8
         w = self._pixmap.width()
         if side >= w:
-            side = (side // w) * w  # whole-pixel scaling keeps a 64 px image crisp
+            side = (side // w) * w  # whole multiples keep the lasso's pixel grid regular
         side = max(side, 1)
         return QRect((self.width() - side) // 2, (self.height() - side) // 2, side, side)
 

@@ -190,6 +190,24 @@ never a training signal.
 """
 
 
+def training_device(name: str | None) -> torch.device:
+    """``--device``: "auto" (the default) takes CUDA when there is one, else the CPU; under torchrun each process
+    takes its local rank's GPU."""
+    name = name or "auto"
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda was asked for, but this machine has no CUDA device")
+        if device.index is None:
+            device = torch.device("cuda", dist.local_rank() if dist.requested_world_size() > 1 else 0)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
 def train_restgan_command(args: argparse.Namespace) -> int:
     device = training_device(getattr(args, "device", None))
     with dist.session(device):  # a process group only under torchrun
@@ -203,8 +221,13 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
 
     table = ColorTable.load()
     cfg, gan = _configs(args)
-    if cfg.stage1_steps < 1 or cfg.stage2_steps < 0 or cfg.batch < 2:
-        raise ValueError("--stage1-steps must be >= 1, --stage2-steps >= 0 and --batch >= 2")
+    least_stage1 = 0 if args.init else 1  # a finished model's stage I may be kept as it is
+    if cfg.stage1_steps < least_stage1 or cfg.stage2_steps < 0 or cfg.batch < 2:
+        raise ValueError(
+            f"--stage1-steps must be >= {least_stage1}, --stage2-steps >= 0 and --batch >= 2"
+        )
+    if args.fresh_stage2 and not args.init:
+        raise ValueError("--fresh-stage2 only makes sense with --init")
     if cfg.stage2_mode not in ("paired", "adversarial"):
         raise ValueError(f"--stage2-mode must be 'paired' or 'adversarial', not {cfg.stage2_mode!r}")
     out = Path(args.out)
@@ -224,6 +247,11 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     torch.manual_seed(cfg.seed)  # the generator's initial weights follow --seed too
     model = new_model(cfg, gan, vocab, table)
     init = _init_from(model, Path(args.init), cfg.variant) if args.init else None
+    if args.fresh_stage2:  # stage II from random weights on the given stage I (the stage-II ablation)
+        from gan_studio.models.stackgan import stage_modules
+
+        model.stage2 = stage_modules(gan)[1](gan)
+        init = {**init, "stage2": "fresh (random weights)"}
     t0 = time.monotonic()
     outcome = train_gan(data, model, cfg, out, progress=progress, device=device)
     if not dist.is_main():
@@ -277,6 +305,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
     p.add_argument("--init", default=None, help="start from this finished model's weights (discriminators fresh)")
+    p.add_argument(
+        "--fresh-stage2", action="store_true", help="with --init: keep its stage I, start stage II from random weights"
+    )
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'")
     p.add_argument(
