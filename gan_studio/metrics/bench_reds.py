@@ -57,10 +57,11 @@ BASELINES = ("linear", "random", "pca", "sefa")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=50, help="starting latents (seeds 0..N-1), titles cycled")
     p.add_argument(
-        "--first-seed",
-        type=int,
-        default=0,
-        help="measure only seeds FIRST..N-1 (split a run over processes; a run reading all results reports)",
+        "--measure-only",
+        default=None,
+        metavar="A:B",
+        help="measure the paths of seeds A..B-1 into --results and stop (no timing, no report): split a run over "
+        "processes, then concatenate their results and run once more without it to report",
     )
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--step-size", type=float, default=1.0)
@@ -288,8 +289,12 @@ def _markdown(data: dict) -> str:
 def bench_reds_command(args: argparse.Namespace) -> int:
     if args.seeds < 1 or args.steps < 1 or not 1 <= args.pairs <= len(PAIRS):
         raise ValueError(f"--seeds and --steps must be at least 1 and --pairs 1..{len(PAIRS)}")
-    if not 0 <= args.first_seed < args.seeds:
-        raise ValueError(f"--first-seed must be in 0..{args.seeds - 1}")
+    seed_range = range(args.seeds)
+    if args.measure_only:
+        a, sep, b = args.measure_only.partition(":")
+        if not (sep and a.isdigit() and b.isdigit() and int(a) < int(b)):
+            raise ValueError(f"--measure-only takes A:B with A < B, not {args.measure_only!r}")
+        seed_range = range(int(a), int(b))
     t0 = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -310,6 +315,32 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     )
     # The weights' hash is part of the key: results of another model are never read back.
     key = {"steps": args.steps, "step_size": args.step_size, "model": args.model, "sha256": weights_sha}
+    done: dict[tuple[int, str], dict] = {}
+    if results.exists():
+        for line in results.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            if r.get("settings") == key:
+                done[(r["seed"], r["pair"])] = r
+    resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
+    protocols = {title: gen.protocol(title) for title in TITLES}
+    with results.open("a") as f:
+        for seed in seed_range:
+            for pair in pairs:
+                if (seed, pair[0]) in done:
+                    continue
+                r = run_paths(protocols, seed, pair, args.steps, args.step_size)
+                r["settings"] = key
+                done[(seed, pair[0])] = r
+                f.write(json.dumps(r) + "\n")
+                f.flush()
+            _log(t0, f"seed {seed + 1}/{seed_range.stop} done")
+    if args.measure_only:
+        print(f"measured seeds {seed_range.start}..{seed_range.stop - 1} into {results}; a run without "
+              "--measure-only reading all results reports")  # fmt: skip
+        return 0
     speed_file = results.with_suffix(".speed.json")
     speed = None
     if speed_file.exists():  # a resumed run keeps the timings its first part measured
@@ -323,31 +354,6 @@ def bench_reds_command(args: argparse.Namespace) -> int:
             json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed})
         )
     _log(t0, f"speed: {json.dumps({k: round(v, 3) for k, v in speed.items()})}")
-    done: dict[tuple[int, str], dict] = {}
-    if results.exists():
-        for line in results.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            if r.get("settings") == key:
-                done[(r["seed"], r["pair"])] = r
-    resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
-    protocols = {title: gen.protocol(title) for title in TITLES}
-    with results.open("a") as f:
-        for seed in range(args.first_seed, args.seeds):
-            for pair in pairs:
-                if (seed, pair[0]) in done:
-                    continue
-                r = run_paths(protocols, seed, pair, args.steps, args.step_size)
-                r["settings"] = key
-                done[(seed, pair[0])] = r
-                f.write(json.dumps(r) + "\n")
-                f.flush()
-            _log(t0, f"seed {seed + 1}/{args.seeds} done")
-    if args.first_seed > 0:
-        print(f"measured seeds {args.first_seed}..{args.seeds - 1} into {results}; a run from seed 0 reports")
-        return 0
     records = [done[(s, p[0])] for s in range(args.seeds) for p in pairs]
     summary = summarize(records, pairs)
     panels = [
