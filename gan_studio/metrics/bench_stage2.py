@@ -27,6 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", required=True, help="NAME=PATH of a ReStGAN checkpoint (repeat)")
     p.add_argument("--n", type=int, default=300, help="held-out titles and real items")
     p.add_argument("--seed", type=int, default=0, help="noise seed of title i is seed + i")
+    p.add_argument(
+        "--catalog-seed",
+        type=int,
+        default=HELD_OUT_SEED,
+        help="built-in catalog seed of the titles (another than bench restgan's 1001 to choose between models)",
+    )
+    p.add_argument("--name", default="stage2_ablation", help="report file name (NAME.md, NAME.json)")
     p.add_argument("--out", default="docs/benchmarks")
 
 
@@ -60,6 +67,8 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
 
     if args.n < 2:
         raise ValueError("--n must be at least 2")
+    if args.catalog_seed == 0:
+        raise ValueError("--catalog-seed 0 is the generators' training catalog; pick a held-out seed")
     models = {}
     for spec in args.model:
         name, sep, path = spec.partition("=")
@@ -71,7 +80,7 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
     classifier = load_classifier(None)
     gens = {name: TitleGenerator.load(path, "restgan") for name, path in models.items()}
     size = next(iter(gens.values())).image_size
-    real, titles = render_real(HELD_OUT_SEED, args.n, size)
+    real, titles = render_real(args.catalog_seed, args.n, size)
     targets = title_targets(titles, table.cluster_of)
     requested = np.full((args.n, 3), np.nan)
     for i, c in enumerate(targets[:, 2]):
@@ -97,14 +106,14 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
         }
     data = {
         "command": "gan-studio bench stage2 " + " ".join(getattr(args, "argv", [])[2:]),
-        "held_out": {"catalog_seed": HELD_OUT_SEED, "n": args.n, "noise_seed": args.seed},
+        "held_out": {"catalog_seed": args.catalog_seed, "n": args.n, "noise_seed": args.seed},
         "results": results,
         "wall_time_s": round(time.perf_counter() - t0, 1),
     }
     lines = [
         "# Stage II ablation: paired (reconstruction + feature matching + adversarial) vs purely adversarial",
         "",
-        f"Command: `{data['command']}`. Held-out titles: built-in catalog seed {HELD_OUT_SEED}, items "
+        f"Command: `{data['command']}`. Held-out titles: built-in catalog seed {args.catalog_seed}, items "
         f"0..{args.n - 1}, noise seed of title i = {args.seed} + i. Both stage IIs were trained from random weights "
         "on the same frozen stage I for the same steps; the attribute classifier (never a training signal) judges.",
         "",
@@ -119,7 +128,7 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
             + " | ".join("n/a" if acc[h] is None else f"{acc[h]:.1%}" for h in ("type", "gender", "color", "length", "fit"))
             + f" | {r['color_error_median']:.2f} | {r['stage2_psnr_on_real']:.2f} |"
         )
-    jpath, mpath = write_report(Path(args.out), "stage2_ablation", data, "\n".join(lines))
+    jpath, mpath = write_report(Path(args.out), args.name, data, "\n".join(lines))
     print("\n".join(lines))
     print(f"wrote {jpath} and {mpath}")
     return 0
