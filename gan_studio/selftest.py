@@ -81,7 +81,7 @@ def _read_json(path: Path) -> dict:
 
 def default_model_files() -> list[Path]:
     """The files of the models the app opens by default; each must be shipped."""
-    from gan_studio.methods.handsoff import builtin_generator_path, builtin_handsoff_path
+    from gan_studio.methods.handsoff import builtin_handsoff_path
     from gan_studio.methods.restgan import default_model_path
     from gan_studio.models.classifier import default_classifier_path
     from gan_studio.models.inversion import default_inversion_path
@@ -94,7 +94,6 @@ def default_model_files() -> list[Path]:
         default_classifier_path(),
         default_inversion_path(),
         handsoff,
-        builtin_generator_path(),
         resource_path("color_table.json"),
     ]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Train the shipped ReStGAN, the StackGAN baseline and the stage-II ablation (ReStGAN with StackGAN's purely
-# adversarial stage II) side by side on one machine, on one shared render cache, within a wall-clock budget.
+# Train the shipped ReStGAN, the StackGAN baseline and the stage-II ablation (ReStGAN with a paired stage II:
+# real images downsampled as input, reconstruction and feature matching) side by side on one machine, on one shared render cache, within a wall-clock budget.
 # Written for a lent GPU machine (16 cores, one GPU) but runs anywhere: the same `gan-studio train` on CPU or CUDA.
 #
 #   ITEMS=32000 S1=270 S2=110 OUT_DIR=$OUT bash tools/train_generators.sh
@@ -51,16 +51,16 @@ p1=$!
 gs train stackgan --out "$RUNS/stackgan" "${common[@]}" $(init stackgan) > "$RUNS/stackgan.log" 2>&1 &
 p2=$!
 # The ablation: the same stage I (ReStGAN's state saved at the stage boundary, untouched until its run ends),
-# then StackGAN's purely adversarial stage II for the same time.
+# then a paired stage II for the same time.
 until grep -q '"stage": 2' "$RUNS/restgan/log.jsonl" 2>/dev/null; do
   kill -0 $p1 2>/dev/null || break
   sleep 1
 done
-mkdir -p "$RUNS/restgan_adversarial"
+mkdir -p "$RUNS/restgan_paired"
 pids="$p1 $p2"
-if cp "$RUNS/restgan/train_state.safetensors" "$RUNS/restgan/train_state.json" "$RUNS/restgan_adversarial/"; then
-  gs train restgan --out "$RUNS/restgan_adversarial" --stage2-mode adversarial "${common[@]}" \
-    > "$RUNS/restgan_adversarial.log" 2>&1 &
+if cp "$RUNS/restgan/train_state.safetensors" "$RUNS/restgan/train_state.json" "$RUNS/restgan_paired/"; then
+  gs train restgan --out "$RUNS/restgan_paired" --stage2-mode paired "${common[@]}" \
+    > "$RUNS/restgan_paired.log" 2>&1 &
   pids="$pids $!"
 fi
 status=0
@@ -68,11 +68,11 @@ for p in $pids; do wait "$p" || status=1; done
 echo "trained: $(date +%T) (status $status)"
 tail -n 3 "$RUNS"/*.log
 
-for run in restgan stackgan restgan_adversarial; do
+for run in restgan stackgan restgan_paired; do
   arch=${run%%_*}
   [ -f "$RUNS/$run/$arch.safetensors" ] && cp "$RUNS/$run/$arch.safetensors" "$OUT_DIR/$run.safetensors"
 done
 (cd "$RUNS" && tar czf "$OUT_DIR/runs.tar.gz" --exclude='*.safetensors' --exclude='train_state.json' \
-   $(ls -d restgan stackgan restgan_adversarial 2>/dev/null) ./*.log) || true
+   $(ls -d restgan stackgan restgan_paired 2>/dev/null) ./*.log) || true
 ls -la "$OUT_DIR"
 exit $status

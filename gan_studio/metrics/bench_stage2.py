@@ -46,7 +46,7 @@ def _psnr(gen, real: np.ndarray, batch: int = 64) -> float:
     errors = []
     with torch.no_grad():
         for s in range(0, len(real), batch):
-            x = images_to_tensor(np.ascontiguousarray(real[s : s + batch])) * 2.0 - 1.0
+            x = images_to_tensor(np.ascontiguousarray(real[s : s + batch]))  # in [-1, 1], as drawn
             x = F.interpolate(x, size=(model.image_size,) * 2, mode="area")
             noise = [gen.noise(i) for i in range(s, s + len(x))]
             h = model.encoder.initial_state(len(x))[0]  # the empty title: stage II is judged on its own

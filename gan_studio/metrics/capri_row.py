@@ -1,9 +1,12 @@
 """The method's own example as a benchmark row: "women's black pants", then "petite", then "capri".
 
 For each noise seed the three titles are drawn, written as PNG and read back; on each picture the garment mask is
-the largest connected region of pixels whose smallest channel is below 235 (the color table's rule for images
-without a mask; the largest region drops stray speckles). Measured from those masks, not by the attribute
-classifier:
+the largest connected region of pixels clearly darker than the near-white background (smallest channel below 200),
+after a morphological opening that removes the faint speckles generated backgrounds carry; the garment's height
+counts the rows whose mask is at least a quarter as wide as its widest row, so a speckle trail still attached to a
+hem does not lengthen it. On 120 real catalog items (64 and 128 px) this height is within 9% of the true part
+mask's (0.9% on average; ``tests/unit/test_capri_row.py`` checks it). Measured from those masks, not by the
+attribute classifier:
 
 - height ratio = garment rows at "capri" / garment rows at "women's black pants" (capri is shorter: < 1);
 - color difference = CIEDE2000 between the median LAB of the two garments (the color must stay).
@@ -25,12 +28,16 @@ from skimage.color import deltaE_ciede2000, rgb2lab
 STEPS = ("women's black pants", "women's black pants petite", "women's black pants petite capri")
 SHORTER_BY = 0.15
 MAX_COLOR_DIFFERENCE = 10.0
-BACKGROUND_LEVEL = 235
+GARMENT_LEVEL = 200  # smallest channel below this: garment (the background is near-white, 240 and above)
+ROW_SHARE = 0.25  # a row counts toward the height when its garment is at least this share of the widest row
 
 
 def garment_mask(image: np.ndarray) -> np.ndarray:
-    """(H, W) bool: the largest 8-connected region of pixels whose smallest channel is below 235."""
-    fg = np.asarray(image).min(axis=-1) < BACKGROUND_LEVEL
+    """(H, W) bool: the largest 8-connected region of clearly dark pixels, after an opening with a square of
+    max(3, H / 32) pixels."""
+    image = np.asarray(image)
+    k = max(3, image.shape[0] // 32)
+    fg = ndimage.binary_opening(image.min(axis=-1) < GARMENT_LEVEL, structure=np.ones((k, k), bool))
     labels, n = ndimage.label(fg, structure=np.ones((3, 3), bool))
     if n == 0:
         return fg
@@ -39,9 +46,13 @@ def garment_mask(image: np.ndarray) -> np.ndarray:
 
 
 def garment_height(mask: np.ndarray) -> int:
-    """Rows from the garment's top to its bottom (0 for an empty mask)."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    return int(rows[-1] - rows[0] + 1) if len(rows) else 0
+    """Rows from the garment's top to its bottom, counting rows at least ``ROW_SHARE`` as wide as the widest
+    (0 for an empty mask)."""
+    width = mask.sum(axis=1)
+    if not width.any():
+        return 0
+    rows = np.flatnonzero(width >= ROW_SHARE * width.max())
+    return int(rows[-1] - rows[0] + 1)
 
 
 def garment_lab(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

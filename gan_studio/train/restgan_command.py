@@ -314,8 +314,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--stage2-mode",
         choices=("paired", "adversarial"),
         default=None,
-        help="stage II's input: real images downsampled, with reconstruction and feature matching (paired, the "
-        "default), or stage I's drawings (adversarial, StackGAN's original)",
+        help="stage II's input: stage I's drawings (adversarial, StackGAN's original, the default), or real images "
+        "downsampled, with reconstruction and feature matching (paired)",
     )
     p.add_argument("--tiny", action="store_true", help="tiny config for tests")
     p.add_argument("--no-progress", action="store_true")

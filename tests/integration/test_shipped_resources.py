@@ -63,33 +63,23 @@ def test_unknown_color_word_is_a_clear_error(word):
         ColorTable.load().cluster_of(word)
 
 
-def _budget(run: dict):
-    """A run's budget: its time budgets per stage where it had them, else its steps."""
-    cfg = run.get("config", {})
-    if cfg.get("stage1_seconds") or cfg.get("stage2_seconds"):
-        return ("seconds", cfg.get("stage1_seconds"), cfg.get("stage2_seconds"), run["batch"])
-    return ("steps", run["steps"], run["batch"])
-
-
 @pytest.mark.parametrize("architecture", ["restgan", "stackgan"])
 def test_shipped_text_to_image_models_load_check_and_draw(architecture):
     from gan_studio.methods.restgan import TitleGenerator, default_model_path
-    from gan_studio.train.restgan_command import training_history
 
     path = default_model_path(architecture)
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["architecture"] == architecture and manifest["sha256"] == file_sha256(path)
-    assert path.stat().st_size < 16_000_000  # shipped weights stay small
+    assert path.stat().st_size < 8_000_000  # shipped weights stay small
     training = manifest["training"]
-    runs = training_history(training)
-    assert all(r["command"].startswith(f"gan-studio train {architecture}") for r in runs)
-    assert runs[0]["seed"] == 0 and all(r["wall_time_s"] > 0 for r in runs)
-    # both models had the same data and the same budget in every run: the same steps, or the same time per stage
+    assert training["command"].startswith(f"gan-studio train {architecture}")
+    assert training["seed"] == 0 and training["wall_time_s"] > 0
+    # both models had the same data and the same step budget
     other = "stackgan" if architecture == "restgan" else "restgan"
     other_manifest = json.loads(default_model_path(other).with_suffix(".json").read_text())
-    assert [_budget(r) for r in training_history(other_manifest["training"])] == [_budget(r) for r in runs]
+    assert other_manifest["training"]["steps"] == training["steps"]
     assert other_manifest["data"] == manifest["data"]
     gen = TitleGenerator.load(architecture=architecture)
     a = gen.generate("women's black pants petite capri", seed=7)
     assert np.array_equal(a.image, gen.generate("women's black pants petite capri", seed=7).image)
-    assert a.image.shape == (128, 128, 3) and a.image.std() > 10  # a picture, not a flat field
+    assert a.image.shape == (64, 64, 3) and a.image.std() > 10  # a picture, not a flat field
