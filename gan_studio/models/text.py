@@ -122,8 +122,32 @@ class RecurrentTextEncoder(nn.Module):
     def prefix_conditions(self, ids: torch.Tensor) -> torch.Tensor:
         """(B, T) padded ids -> (B, T + 1, H): the condition after 0, 1, ..., T words.
 
-        Rows shorter than T keep their last state over the padding, so column ``len`` is the whole title.
+        Rows shorter than T keep their last state over the padding, so column ``len`` is the whole title. Padding
+        is trailing (ids are packed left), so the whole sequence runs as one fused LSTM call with the cell's own
+        weights (the same gates and order as :meth:`advance`; one kernel per layer on a GPU instead of T Python
+        steps), and columns past a row's length repeat its column ``len``.
         """
+        b, t = ids.shape
+        h0, c0 = self.initial_state(b)
+        if t == 0:
+            return h0[:, None]
+        cell = self.lstm
+        weights = [cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh]
+        hs, _, _ = torch.lstm(
+            self.word_vectors(ids), (h0[None].contiguous(), c0[None].contiguous()), weights,
+            True, 1, 0.0, self.training, False, True,
+        )  # fmt: skip
+        outs = torch.cat([h0[:, None], hs], dim=1)  # (B, T + 1, H)
+        lengths = (ids != 0).sum(dim=1)
+        # Every caller packs words left (Vocabulary.encode skips unknown words). A row with a zero inside (a gap)
+        # is drawn word by word, keeping the state over the gap; checked on the CPU only, where reading the check
+        # back costs no device synchronization.
+        if ids.device.type == "cpu" and not bool((lengths == (ids != 0).cumprod(dim=1).sum(dim=1)).all()):
+            return self._prefix_conditions_stepwise(ids)
+        column = torch.minimum(torch.arange(t + 1, device=ids.device)[None], lengths[:, None])
+        return outs.gather(1, column[..., None].expand(-1, -1, outs.shape[2]))
+
+    def _prefix_conditions_stepwise(self, ids: torch.Tensor) -> torch.Tensor:
         b, t = ids.shape
         state = self.initial_state(b)
         outs = [self.output(state)]

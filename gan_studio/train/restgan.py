@@ -213,10 +213,15 @@ def _text_heads(heads: torch.nn.ModuleDict, h: torch.Tensor) -> dict[str, torch.
 
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
-    for pe, pl in zip(ema.parameters(), live.parameters(), strict=True):
-        pe.lerp_(pl, 1.0 - decay)
-    for be, bl in zip(ema.buffers(), live.buffers(), strict=True):
-        be.copy_(bl)
+    # One fused call per list instead of one small kernel per tensor (hundreds of launches a step on a GPU).
+    params_e, params_l = list(ema.parameters()), list(live.parameters())
+    buffers_e, buffers_l = list(ema.buffers()), list(live.buffers())
+    if len(params_e) != len(params_l) or len(buffers_e) != len(buffers_l):
+        raise ValueError("the averaged copy and the live module differ in their tensors")
+    if params_e:
+        torch._foreach_lerp_(params_e, params_l, 1.0 - decay)
+    if buffers_e:
+        torch._foreach_copy_(buffers_e, buffers_l)
 
 
 # ------------------------------------------------------------------------------------------------- one step
@@ -304,8 +309,9 @@ def _aux_loss(
         return total
     columns = [target[:, LABEL_HEADS.index(head)] for head in aux]
     known = dist.global_sum(torch.stack([(t >= 0).sum() for t in columns]))
-    for (head, logits), t, n in zip(aux.items(), columns, known, strict=True):
-        if n > 0:
+    counts = known.tolist()  # one read-back for all heads (each `if n > 0` on a tensor would stall a GPU once)
+    for (head, logits), t, n, count in zip(aux.items(), columns, known, counts, strict=True):
+        if count > 0:
             total = total + dist.batch_mean(
                 F.cross_entropy(logits, t, ignore_index=-1, reduction="sum"), n, count_is_global=True
             )
