@@ -575,10 +575,13 @@ def _capri_lines(r: dict, s: dict) -> list[str]:
     return [
         f"## The seed's example: {steps} ({n} noise seeds)",
         "",
-        "Measured on the PNGs with a garment mask (largest region of pixels whose smallest channel is below 235), "
-        "not with the classifier: the capri garment's height over the pants prefix's, and CIEDE2000 between their "
-        f"median colors. A seed passes when the garment is shorter by >= {SHORTER_BY:.0%} and the colors differ by "
-        f"<= {MAX_COLOR_DIFFERENCE:g}.",
+        (
+            "Measured on the PNGs with a garment mask (gan_studio/metrics/capri_row.py: the largest region of clearly "
+            "dark pixels after an opening, rows at least a quarter as wide as the widest), not with the classifier: "
+            "the capri garment's height over the pants prefix's, and CIEDE2000 between their median colors. A seed "
+            f"passes when the garment is shorter by >= {SHORTER_BY:.0%} and the colors differ by <= "
+            f"{MAX_COLOR_DIFFERENCE:g}."
+        ),
         "",
         "| | ReStGAN | StackGAN |",
         "|---|---|---|",
@@ -586,8 +589,10 @@ def _capri_lines(r: dict, s: dict) -> list[str]:
         f"| shorter by >= {SHORTER_BY:.0%} | {rc['shorter']} | {sc['shorter']} |",
         f"| color difference <= {MAX_COLOR_DIFFERENCE:g} | {rc['color_kept']} | {sc['color_kept']} |",
         f"| median height ratio capri / pants | {_num(rc['median_height_ratio'])} | {_num(sc['median_height_ratio'])} |",
-        f"| median color difference (CIEDE2000) | {_num(rc['median_color_difference'], 1)} | "
-        f"{_num(sc['median_color_difference'], 1)} |",
+        (
+            f"| median color difference (CIEDE2000) | {_num(rc['median_color_difference'], 1)} | "
+            f"{_num(sc['median_color_difference'], 1)} |"
+        ),
         "",
     ]
 

@@ -24,7 +24,9 @@ HELD_OUT_SEED = 1001
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", action="append", required=True, help="NAME=PATH of a ReStGAN checkpoint (repeat)")
+    p.add_argument(
+        "--model", action="append", required=True, help="NAME=PATH of a ReStGAN checkpoint (repeat)"
+    )
     p.add_argument("--n", type=int, default=300, help="held-out titles and real items")
     p.add_argument("--seed", type=int, default=0, help="noise seed of title i is seed + i")
     p.add_argument(
@@ -61,7 +63,13 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
     from gan_studio.data.colortable import ColorTable
     from gan_studio.methods.restgan import TitleGenerator
     from gan_studio.metrics import gan_scores as gs
-    from gan_studio.metrics.bench_restgan import classify, full_title_scores, generate_titles, render_real, title_targets
+    from gan_studio.metrics.bench_restgan import (
+        classify,
+        full_title_scores,
+        generate_titles,
+        render_real,
+        title_targets,
+    )
     from gan_studio.models.checkpoint import read_manifest
     from gan_studio.models.classifier import load_classifier
 
@@ -113,19 +121,27 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
     lines = [
         "# Stage II ablation: paired (reconstruction + feature matching + adversarial) vs purely adversarial",
         "",
-        f"Command: `{data['command']}`. Held-out titles: built-in catalog seed {args.catalog_seed}, items "
-        f"0..{args.n - 1}, noise seed of title i = {args.seed} + i. Both stage IIs were trained from random weights "
-        "on the same frozen stage I for the same steps; the attribute classifier (never a training signal) judges.",
+        (
+            f"Command: `{data['command']}`. Held-out titles: built-in catalog seed {args.catalog_seed}, items "
+            f"0..{args.n - 1}, noise seed of title i = {args.seed} + i. Both stage IIs were trained from random "
+            "weights on the same frozen stage I for the same steps; the attribute classifier (never a training "
+            "signal) judges."
+        ),
         "",
-        "| stage II | steps | FID (lower better) | type | gender | color | length | fit | color error median | "
-        "stage-II PSNR on real, dB |",
+        (
+            "| stage II | steps | FID (lower better) | type | gender | color | length | fit | color error median | "
+            "stage-II PSNR on real, dB |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         acc = r["accuracy"]
         lines.append(
             f"| {name} ({r['stage2_mode']}) | {r['stage2_steps']} | {r['fid']:.1f} | "
-            + " | ".join("n/a" if acc[h] is None else f"{acc[h]:.1%}" for h in ("type", "gender", "color", "length", "fit"))
+            + " | ".join(
+                "n/a" if acc[h] is None else f"{acc[h]:.1%}"
+                for h in ("type", "gender", "color", "length", "fit")
+            )
             + f" | {r['color_error_median']:.2f} | {r['stage2_psnr_on_real']:.2f} |"
         )
     jpath, mpath = write_report(Path(args.out), args.name, data, "\n".join(lines))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from gan_studio.models.stackgan import ConditionalBatchNorm, GanConfig
+from gan_studio.models.stackgan import ConditionalBatchNorm, GanConfig, ProjectionHeads
 
 
 def _conv3(cin: int, cout: int, bias: bool = False) -> nn.Conv2d:
@@ -90,9 +90,7 @@ class LayoutGenerator(nn.Module):
         self.fc_norm = nn.BatchNorm1d(widths[0] * 16)
         # Residual blocks, except a single convolution at the finest resolution (most of the cost at batch 1).
         pairs = list(itertools.pairwise(widths))
-        self.blocks = nn.ModuleList(
-            [*(ResUp(a, b, cond) for a, b in pairs[:-1]), UpConv(*pairs[-1], cond)]
-        )
+        self.blocks = nn.ModuleList([*(ResUp(a, b, cond) for a, b in pairs[:-1]), UpConv(*pairs[-1], cond)])
         # feats[j - 2] (resolution 2**j) gates block j's output (resolution 8 * 2**j, 8x finer), from block 2 on.
         self.excite = nn.ModuleDict(
             {str(j): SkipExcitation(widths[j - 2], widths[j + 1]) for j in range(2, n_up)}
@@ -107,8 +105,8 @@ class LayoutGenerator(nn.Module):
         feats = [x]
         for i, block in enumerate(self.blocks):
             x = block(x, y)
-            if (gate := self.excite[str(i)] if str(i) in self.excite else None) is not None:
-                x = gate(feats[i - 2], x)
+            if str(i) in self.excite:
+                x = self.excite[str(i)](feats[i - 2], x)
             feats.append(x)
         return torch.tanh(self.to_rgb(F.relu(self.out_norm(x)))), feats
 
@@ -136,8 +134,12 @@ class DetailGenerator(nn.Module):
         self.enc_half = nn.Sequential(nn.Conv2d(g, g * 2, 4, stride=2, padding=1), nn.LeakyReLU(0.2))
         self.join = nn.Conv2d(g * 2 + cfg.cond_dim, g * 2, 1, bias=False)
         self.res = _Res(g * 2)
-        self.up_half = nn.Sequential(nn.BatchNorm2d(g * 2), nn.ReLU(), nn.Upsample(scale_factor=2.0), _conv3(g * 2, g))
-        self.up_full = nn.Sequential(nn.BatchNorm2d(g), nn.ReLU(), nn.Upsample(scale_factor=2.0), _conv3(g, g // 2))
+        self.up_half = nn.Sequential(
+            nn.BatchNorm2d(g * 2), nn.ReLU(), nn.Upsample(scale_factor=2.0), _conv3(g * 2, g)
+        )
+        self.up_full = nn.Sequential(
+            nn.BatchNorm2d(g), nn.ReLU(), nn.Upsample(scale_factor=2.0), _conv3(g, g // 2)
+        )
         self.to_rgb = nn.Sequential(nn.BatchNorm2d(g // 2), nn.ReLU(), _conv3(g // 2, 3, bias=True))
         nn.init.zeros_(self.to_rgb[-1].weight)  # starts as the upsampled stage-I image
         nn.init.zeros_(self.to_rgb[-1].bias)
@@ -167,7 +169,7 @@ class _ResDown(nn.Module):
         return h + (self.skip(F.avg_pool2d(x, 2)) if self.first else F.avg_pool2d(self.skip(x), 2))
 
 
-class ResDiscriminator(nn.Module):
+class ResDiscriminator(ProjectionHeads):
     """Down to 4x4 ending with widths ..., d, 2d, 4d, 8d (at 128 px the first block is d/2 wide)."""
 
     def __init__(self, cfg: GanConfig, size: int, aux_heads: dict[str, int] | None = None):
@@ -179,14 +181,7 @@ class ResDiscriminator(nn.Module):
         self.blocks = nn.ModuleList(
             _ResDown(a, b, first=(i == 0)) for i, (a, b) in enumerate(itertools.pairwise(chans))
         )
-        cin = chans[-1]
-        self.feat_dim = cin
-        self.uncond = spectral_norm(nn.Linear(cin, 1))
-        self.cond = spectral_norm(nn.Linear(cin, 1))
-        self.project = spectral_norm(nn.Linear(cfg.text_dim, cin, bias=False))
-        self.aux = nn.ModuleDict(
-            {f"head_{k}": spectral_norm(nn.Linear(cin, n)) for k, n in (aux_heads or {}).items()}
-        )
+        self.add_heads(cfg, chans[-1], aux_heads)
 
     def block_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The pooled features (B, feat_dim) and every block's activation (for feature matching)."""
@@ -198,11 +193,3 @@ class ResDiscriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.block_features(x)[0]
-
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None):
-        phi = self.features(x)
-        aux = {k.removeprefix("head_"): head(phi) for k, head in self.aux.items()}
-        return self.uncond(phi)[:, 0], None if h is None else self.cond_logit(phi, h), aux, phi
-
-    def cond_logit(self, phi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.cond(phi)[:, 0] + (self.project(h) * phi).sum(dim=1)

@@ -165,29 +165,22 @@ def _up(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class Discriminator(nn.Module):
-    def __init__(self, cfg: GanConfig, size: int, aux_heads: dict[str, int] | None = None):
-        super().__init__()
-        d = cfg.d_channels
-        layers: list[nn.Module] = []
-        cin, s, cout = 3, size, d
-        while s > 4:
-            layers += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
-            if s <= 32:  # a second conv per scale, except at the costly 64 px and above
-                layers += [spectral_norm(nn.Conv2d(cout, cout, 3, padding=1)), nn.LeakyReLU(0.2)]
-            cin, s, cout = cout, s // 2, min(cout * 2, d * 4)
-        self.body = nn.Sequential(*layers)
-        self.feat_dim = cin
-        self.uncond = spectral_norm(nn.Linear(cin, 1))
-        self.cond = spectral_norm(nn.Linear(cin, 1))
-        self.project = spectral_norm(nn.Linear(cfg.text_dim, cin, bias=False))
+class ProjectionHeads(nn.Module):
+    """What every discriminator puts on its pooled features (B, feat_dim): an unconditional logit, a conditional
+    logit (projection onto the text condition) and the auxiliary attribute heads. Subclasses give ``features``."""
+
+    def add_heads(self, cfg: GanConfig, feat_dim: int, aux_heads: dict[str, int] | None) -> None:
+        self.feat_dim = feat_dim
+        self.uncond = spectral_norm(nn.Linear(feat_dim, 1))
+        self.cond = spectral_norm(nn.Linear(feat_dim, 1))
+        self.project = spectral_norm(nn.Linear(cfg.text_dim, feat_dim, bias=False))
         # ModuleDict keys may not shadow Module attributes ("type"), hence the prefix.
         self.aux = nn.ModuleDict(
-            {f"head_{k}": spectral_norm(nn.Linear(cin, n)) for k, n in (aux_heads or {}).items()}
+            {f"head_{k}": spectral_norm(nn.Linear(feat_dim, n)) for k, n in (aux_heads or {}).items()}
         )
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(self.body(x), 0.2).sum(dim=(2, 3))
+        raise NotImplementedError
 
     def forward(
         self, x: torch.Tensor, h: torch.Tensor | None
@@ -200,6 +193,24 @@ class Discriminator(nn.Module):
 
     def cond_logit(self, phi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.cond(phi)[:, 0] + (self.project(h) * phi).sum(dim=1)
+
+
+class Discriminator(ProjectionHeads):
+    def __init__(self, cfg: GanConfig, size: int, aux_heads: dict[str, int] | None = None):
+        super().__init__()
+        d = cfg.d_channels
+        layers: list[nn.Module] = []
+        cin, s, cout = 3, size, d
+        while s > 4:
+            layers += [spectral_norm(nn.Conv2d(cin, cout, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+            if s <= 32:  # a second conv per scale, except at the costly 64 px and above
+                layers += [spectral_norm(nn.Conv2d(cout, cout, 3, padding=1)), nn.LeakyReLU(0.2)]
+            cin, s, cout = cout, s // 2, min(cout * 2, d * 4)
+        self.body = nn.Sequential(*layers)
+        self.add_heads(cfg, cin, aux_heads)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.body(x), 0.2).sum(dim=(2, 3))
 
 
 def stage_modules(cfg: GanConfig) -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:

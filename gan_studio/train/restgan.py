@@ -49,7 +49,7 @@ from gan_studio.models.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
 )
-from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, stage_modules
+from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, ProjectionHeads, stage_modules
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.train import distributed as dist
@@ -114,8 +114,8 @@ class Trainer:
     ema_ca: ConditioningAugmentation
     ema_stage1: torch.nn.Module
     ema_stage2: torch.nn.Module
-    d1: Discriminator
-    d2: Discriminator
+    d1: ProjectionHeads
+    d2: ProjectionHeads
     opt_g1: torch.optim.Adam
     opt_d1: torch.optim.Adam
     opt_g2: torch.optim.Adam
@@ -309,7 +309,9 @@ def _aux_loss(
         return total
     columns = [target[:, LABEL_HEADS.index(head)] for head in aux]
     known = dist.global_sum(torch.stack([(t >= 0).sum() for t in columns]))
-    counts = known.tolist()  # one read-back for all heads (each `if n > 0` on a tensor would stall a GPU once)
+    counts = (
+        known.tolist()
+    )  # one read-back for all heads (each `if n > 0` on a tensor would stall a GPU once)
     for (head, logits), t, n, count in zip(aux.items(), columns, known, counts, strict=True):
         if count > 0:
             total = total + dist.batch_mean(

@@ -223,9 +223,7 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     cfg, gan = _configs(args)
     least_stage1 = 0 if args.init else 1  # a finished model's stage I may be kept as it is
     if cfg.stage1_steps < least_stage1 or cfg.stage2_steps < 0 or cfg.batch < 2:
-        raise ValueError(
-            f"--stage1-steps must be >= {least_stage1}, --stage2-steps >= 0 and --batch >= 2"
-        )
+        raise ValueError(f"--stage1-steps must be >= {least_stage1}, --stage2-steps >= 0 and --batch >= 2")
     if args.fresh_stage2 and not args.init:
         raise ValueError("--fresh-stage2 only makes sense with --init")
     if cfg.stage2_mode not in ("paired", "adversarial"):
@@ -297,19 +295,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stage1-steps", type=int, default=None)
     p.add_argument("--stage2-steps", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--stage1-seconds", type=float, default=None, help="end stage I after this long (this run)")
-    p.add_argument("--stage2-seconds", type=float, default=None, help="end stage II after this long (this run)")
+    p.add_argument(
+        "--stage1-seconds", type=float, default=None, help="end stage I after this long (this run)"
+    )
+    p.add_argument(
+        "--stage2-seconds", type=float, default=None, help="end stage II after this long (this run)"
+    )
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between resumable states")
     p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
     p.add_argument("--items", type=int, default=None, help="built-in items to train on")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
-    p.add_argument("--init", default=None, help="start from this finished model's weights (discriminators fresh)")
     p.add_argument(
-        "--fresh-stage2", action="store_true", help="with --init: keep its stage I, start stage II from random weights"
+        "--init", default=None, help="start from this finished model's weights (discriminators fresh)"
+    )
+    p.add_argument(
+        "--fresh-stage2",
+        action="store_true",
+        help="with --init: keep its stage I, start stage II from random weights",
     )
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'")
+    p.add_argument(
+        "--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
+    )
     p.add_argument(
         "--stage2-mode",
         choices=("paired", "adversarial"),

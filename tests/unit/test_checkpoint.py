@@ -283,7 +283,10 @@ def test_a_header_length_whose_first_byte_looks_like_a_pickle_still_loads(tmp_pa
     # checkpoints (a fitted label generator hit this) and must load. Pad tensor names until the header has that size.
     for extra in range(400):
         path = save_checkpoint(
-            {"w" * (1 + extra): torch.zeros(2)}, tmp_path / f"m{extra}.safetensors", architecture=ARCH, config={}
+            {"w" * (1 + extra): torch.zeros(2)},
+            tmp_path / f"m{extra}.safetensors",
+            architecture=ARCH,
+            config={},
         )
         if path.read_bytes()[0] == 0x80:
             break
