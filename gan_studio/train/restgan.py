@@ -73,7 +73,7 @@ class GanTrainConfig:
     variant: str = "restgan"
     stage1_steps: int = 3000
     stage2_steps: int = 1500
-    batch: int = 64
+    batch: int = 32
     lr_g: float = 2e-4
     lr_d: float = 4e-4  # two time-scale update rule
     beta1: float = 0.0
