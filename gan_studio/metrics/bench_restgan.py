@@ -221,6 +221,17 @@ def title_targets(titles: list[str], cluster_of) -> np.ndarray:
     return np.stack([prefix_statements([w.text for w in split_words(t)], cluster_of)[-1] for t in titles])
 
 
+def requested_labs(targets: np.ndarray, table) -> np.ndarray:
+    """(N, 3) LAB centroid of the color cluster each title states (NaN where it states no color)."""
+    from gan_studio.train.text_data import LABEL_HEADS
+
+    requested = np.full((len(targets), 3), np.nan)
+    for i, c in enumerate(targets[:, LABEL_HEADS.index("color")]):
+        if c >= 0:
+            requested[i] = table.clusters[int(c)].lab
+    return requested
+
+
 def _ids(gen, titles: list[str]) -> tuple[torch.Tensor, list[list[str]]]:
     parsed = [gen.parse(t) for t in titles]
     ids = [gen.word_ids(p) for p in parsed]
@@ -828,11 +839,7 @@ def bench_restgan_command(args) -> int:
     real_b, _ = render_real(floor_seed, n, size)
     seeds = [args.seed + i for i in range(n)]
     targets = title_targets(titles, table.cluster_of)
-    color_col = 2  # LABEL_HEADS index of color
-    requested = np.full((n, 3), np.nan)
-    for i, c in enumerate(targets[:, color_col]):
-        if c >= 0:
-            requested[i] = table.clusters[int(c)].lab
+    requested = requested_labs(targets, table)
     scored_a = classify(classifier, real_a)
     scored_b = classify(classifier, real_b)
     results: dict = {"real": full_title_scores(scored_a, targets, requested, real_a)}

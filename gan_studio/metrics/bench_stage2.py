@@ -68,6 +68,7 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
         full_title_scores,
         generate_titles,
         render_real,
+        requested_labs,
         title_targets,
     )
     from gan_studio.models.checkpoint import read_manifest
@@ -90,10 +91,7 @@ def bench_stage2_command(args: argparse.Namespace) -> int:
     size = next(iter(gens.values())).image_size
     real, titles = render_real(args.catalog_seed, args.n, size)
     targets = title_targets(titles, table.cluster_of)
-    requested = np.full((args.n, 3), np.nan)
-    for i, c in enumerate(targets[:, 2]):
-        if c >= 0:
-            requested[i] = table.clusters[int(c)].lab
+    requested = requested_labs(targets, table)
     scored_real = classify(classifier, real)
     seeds = [args.seed + i for i in range(args.n)]
     results = {}

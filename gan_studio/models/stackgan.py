@@ -188,8 +188,14 @@ class ProjectionHeads(nn.Module):
         """Returns the unconditional logit (B,), the conditional logit for condition h (B,) or None, the aux
         logits, and the pooled features (so a mismatched condition can reuse them via :meth:`cond_logit`)."""
         phi = self.features(x)
+        return (*self.heads(phi, h), phi)
+
+    def heads(
+        self, phi: torch.Tensor, h: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
+        """The logits of :meth:`forward` from pooled features already computed."""
         aux = {k.removeprefix("head_"): head(phi) for k, head in self.aux.items()}
-        return self.uncond(phi)[:, 0], None if h is None else self.cond_logit(phi, h), aux, phi
+        return self.uncond(phi)[:, 0], None if h is None else self.cond_logit(phi, h), aux
 
     def cond_logit(self, phi: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.cond(phi)[:, 0] + (self.project(h) * phi).sum(dim=1)

@@ -309,9 +309,8 @@ def _aux_loss(
         return total
     columns = [target[:, LABEL_HEADS.index(head)] for head in aux]
     known = dist.global_sum(torch.stack([(t >= 0).sum() for t in columns]))
-    counts = (
-        known.tolist()
-    )  # one read-back for all heads (each `if n > 0` on a tensor would stall a GPU once)
+    # One read-back for all heads (each `if n > 0` on a tensor would stall a GPU once).
+    counts = known.tolist()
     for (head, logits), t, n, count in zip(aux.items(), columns, known, counts, strict=True):
         if count > 0:
             total = total + dist.batch_mean(
@@ -391,7 +390,12 @@ def train_step(
     # next step), so they need no averaging over ranks.
     hd = h.detach()
     fake, mu, logvar = generate(hd)
-    u_f, c_f, aux_f, _ = d(fake, hd)
+    matching = paired and cfg.fm_weight and hasattr(d, "block_features")
+    if matching:  # one pass gives the logits and the block activations feature matching compares
+        phi_f, acts_f = d.block_features(fake)
+        u_f, c_f, aux_f = d.heads(phi_f, hd)
+    else:
+        u_f, c_f, aux_f, _ = d(fake, hd)
     zero = torch.zeros((), device=fake.device)
     kl = ConditioningAugmentation.kl(mu, logvar) if stage == 1 else zero
     aux_g = _aux_loss(aux_f, b.stated) if aux_f else zero
@@ -400,10 +404,9 @@ def train_step(
     if paired:  # the real image this row's input was downsampled from is the target
         rec = (fake - real).abs().mean()
         loss_g = loss_g + cfg.rec_weight * rec
-        if cfg.fm_weight and hasattr(d, "block_features"):
+        if matching:
             with torch.no_grad():
                 _, acts_r = d.block_features(real)
-            _, acts_f = d.block_features(fake)
             fm = sum((a - r).abs().mean() for a, r in zip(acts_f, acts_r, strict=True)) / len(acts_r)
             loss_g = loss_g + cfg.fm_weight * fm
     opt_g.zero_grad(set_to_none=True)

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,17 +128,17 @@ def render_builtin(
     bar = ProgressBar(n, "render catalog", enabled=progress)
     workers = max(1, min(os.cpu_count() or 1, n // 500))  # a pool pays off from a few thousand items
     chunks = [range(a, min(a + 250, n)) for a in range(0, n, 250)]
-    if workers > 1:
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_one_thread) as pool:
-            parts = pool.map(_render_chunk, [(seed, c.start, c.stop, size) for c in chunks])
-            for c, (imgs, tit) in zip(chunks, parts, strict=True):
-                images[c.start : c.stop] = imgs
-                titles += tit
-                bar.update(c.stop)
-    else:
-        for c in chunks:
-            imgs, tit = _render_chunk((seed, c.start, c.stop, size))
+    jobs = [(seed, c.start, c.stop, size) for c in chunks]
+    with ExitStack() as stack:
+        if workers > 1:
+            spawn = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=spawn, initializer=_one_thread)
+            )
+            parts = pool.map(_render_chunk, jobs)
+        else:
+            parts = map(_render_chunk, jobs)
+        for c, (imgs, tit) in zip(chunks, parts, strict=True):
             images[c.start : c.stop] = imgs
             titles += tit
             bar.update(c.stop)
