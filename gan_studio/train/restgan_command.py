@@ -124,6 +124,14 @@ def _run_lines(t: dict) -> str:
     )
 
 
+def _how_started(i: int, run: dict) -> str:
+    if i == 0:
+        return "Started from random weights"
+    if run.get("initialized_from", {}).get("state"):
+        return "Continued from the run above: every network, the averages and the optimizer state (`--init-state`)"
+    return "Continued from the weights above (discriminators fresh)"
+
+
 def model_card(manifest: dict) -> str:
     t, m = manifest["training"], manifest["metrics"]
     variant = manifest["architecture"]
@@ -149,9 +157,7 @@ def model_card(manifest: dict) -> str:
     )
     runs = training_history(t)
     history = "\n".join(
-        f"{i + 1}. {'Started from random weights' if i == 0 else 'Continued from the weights above (discriminators fresh)'}:\n"
-        + _run_lines(r).replace("- ", "   - ")
-        for i, r in enumerate(runs)
+        f"{i + 1}. {_how_started(i, r)}:\n" + _run_lines(r).replace("- ", "   - ") for i, r in enumerate(runs)
     )
     total = sum(r.get("wall_time_s", 0) for r in runs) / 60
     cfg = t.get("config", {})
@@ -226,6 +232,11 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         raise ValueError(f"--stage1-steps must be >= {least_stage1}, --stage2-steps >= 0 and --batch >= 2")
     if args.fresh_stage2 and not args.init:
         raise ValueError("--fresh-stage2 only makes sense with --init")
+    init_state = Path(args.init_state) if getattr(args, "init_state", None) else None
+    if init_state is not None and (not args.init or args.fresh_stage2):
+        raise ValueError("--init-state needs --init (the weights that run wrote) and no --fresh-stage2")
+    if init_state is not None and not init_state.is_file():
+        raise ValueError(f"--init-state {init_state} is not a file")
     if cfg.stage2_mode not in ("paired", "adversarial"):
         raise ValueError(f"--stage2-mode must be 'paired' or 'adversarial', not {cfg.stage2_mode!r}")
     out = Path(args.out)
@@ -250,8 +261,12 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
 
         model.stage2 = stage_modules(gan)[1](gan)
         init = {**init, "stage2": "fresh (random weights)"}
+    if init_state is not None:
+        from gan_studio.models.checkpoint import file_sha256
+
+        init = {**init, "state": {"path": str(init_state), "sha256": file_sha256(init_state)}}
     t0 = time.monotonic()
-    outcome = train_gan(data, model, cfg, out, progress=progress, device=device)
+    outcome = train_gan(data, model, cfg, out, progress=progress, device=device, init_state=init_state)
     if not dist.is_main():
         return 0  # rank 0 writes the final weights
     training = {
@@ -308,6 +323,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
     p.add_argument(
         "--init", default=None, help="start from this finished model's weights (discriminators fresh)"
+    )
+    p.add_argument(
+        "--init-state",
+        default=None,
+        help="with --init: also take the discriminators, text heads, averages and optimizer moments from this "
+        "train_state.safetensors of the run that wrote the --init weights",
     )
     p.add_argument(
         "--fresh-stage2",
