@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from gan_studio.data.layout import write_catalog
+from gan_studio.data.output_files import check_folder_target, output_errors
 
 MIN_SIZE = 32
 MAX_SIZE = 1024
@@ -52,6 +53,7 @@ def catalog_command(args: argparse.Namespace) -> int:
     from gan_studio.data.catalog import iter_items
 
     out = Path(args.out)
+    check_folder_target(out)
     manifest = {
         "source": "gan-studio catalog (built-in renderer)",
         "seed": args.seed,
@@ -62,7 +64,8 @@ def catalog_command(args: argparse.Namespace) -> int:
     progress = _ProgressLine()
     started = time.perf_counter()
     try:
-        write_catalog(items, out, manifest=manifest, progress=progress, total=args.n)
+        with output_errors(out):  # write_catalog is atomic; this only words its OSErrors
+            write_catalog(items, out, manifest=manifest, progress=progress, total=args.n)
     finally:
         progress.end()
     elapsed = max(time.perf_counter() - started, 1e-9)

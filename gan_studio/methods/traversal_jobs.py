@@ -10,18 +10,18 @@ back as a :class:`Problem` with one sentence, a missing model as :class:`ModelUn
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image
 
-from gan_studio.data.image_file import save_image
+from gan_studio.data.image_file import stage_image
+from gan_studio.data.output_files import StagedOutputs, write_file
 from gan_studio.methods.features import FeatureContext, FeatureError, build_features
 from gan_studio.methods.lasso import LassoError, lasso_from_polygons
 from gan_studio.methods.reds import TraversalError, TraversalSettings, Waypoint, traverse
@@ -163,15 +163,18 @@ def run_traversal(
 
 
 def write_frames(folder: str | Path, frames: Sequence[Frame], stem: str, scale: int = 1) -> list[Path]:
-    """Save each frame as ``{stem}-{index:03d}.png`` in ``folder`` (each file written atomically)."""
+    """Save each frame as ``{stem}-{index:03d}.png`` in ``folder``: all of them, or (on an error) none."""
     folder = Path(folder)
-    return [save_image(folder / f"{stem}-{f.index:03d}.png", f.image, scale) for f in frames]
+    with StagedOutputs() as outputs:
+        outputs.folder(folder)
+        paths = [stage_image(outputs, folder / f"{stem}-{f.index:03d}.png", f.image, scale) for f in frames]
+    return paths
 
 
 def write_gif(path: str | Path, images: Sequence[np.ndarray], scale: int = 4, frame_ms: int = 150) -> Path:
     """Save (S, S, 3) uint8 images as a looping animated GIF, upscaled ``scale`` times (nearest).
 
-    Written to a temporary file beside ``path`` and moved into place, so a crash never leaves half a GIF.
+    Written through :func:`gan_studio.data.output_files.write_file`, so a crash never leaves half a GIF.
     """
     path = Path(path)
     if path.suffix.lower() != ".gif":
@@ -181,12 +184,8 @@ def write_gif(path: str | Path, images: Sequence[np.ndarray], scale: int = 4, fr
     frames = [Image.fromarray(np.ascontiguousarray(im)) for im in images]
     if scale > 1:
         frames = [im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST) for im in frames]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            frames[0].save(f, "GIF", save_all=True, append_images=frames[1:], duration=int(frame_ms), loop=0)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(f: BinaryIO) -> None:
+        frames[0].save(f, "GIF", save_all=True, append_images=frames[1:], duration=int(frame_ms), loop=0)
+
+    return write_file(path, write)

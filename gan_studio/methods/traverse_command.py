@@ -13,11 +13,15 @@ from pathlib import Path
 
 import torch
 
-from gan_studio.data.image_file import save_image
+from gan_studio.data.image_file import stage_image
+from gan_studio.data.output_files import StagedOutputs, check_folder_target
 from gan_studio.methods.features import SPEC_HELP, FeatureContext, build_features
 from gan_studio.methods.reds import MAX_STEPS, METHODS, TraversalSettings, traverse_path
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.train.progress import ProgressBar
+
+FRAME_FILES = r"frame_\d{3,}\.png"  # what a rerun into the same --out folder replaces
+METRICS_FILE = "metrics.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,8 +53,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def traverse_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
     if not 1 <= args.scale <= 16:
         raise ValueError("--scale must be between 1 and 16")
     if not args.fix:
@@ -71,6 +73,7 @@ def traverse_command(args: argparse.Namespace) -> int:
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"--model {path} does not exist")
+    check_folder_target(out)  # before computing anything: a walk takes minutes
     generator = TitleGenerator.load(path).protocol(args.title)
     latent = generator.sample_latent(1, args.seed)
     with torch.no_grad():
@@ -92,14 +95,11 @@ def traverse_command(args: argparse.Namespace) -> int:
     )
     seconds = time.perf_counter() - began
     bar.close()
-    out.mkdir(parents=True, exist_ok=True)
     records = []
     for i, p in enumerate(points):
-        name = f"frame_{i:03d}.png"
-        save_image(out / name, p.image, args.scale)
         records.append(
             {
-                "file": name,
+                "file": f"frame_{i:03d}.png",
                 "waypoint": p.index,
                 "fixed": p.fixed_change,
                 "varied": p.varied_change,
@@ -119,9 +119,12 @@ def traverse_command(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 3),
         "waypoints": records,
     }
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(out / "metrics.json")
+    # Every frame and metrics.json land together or not at all; a rerun's stale frames go (see StagedOutputs).
+    with StagedOutputs() as outputs:
+        outputs.folder(out, own=FRAME_FILES, index=METRICS_FILE)
+        for p, record in zip(points, records, strict=True):
+            stage_image(outputs, out / record["file"], p.image, args.scale)
+        outputs.add_text(out / METRICS_FILE, json.dumps(info, indent=1, ensure_ascii=False) + "\n")
     last = points[-1]
     fixed_txt = ", ".join(f"{k} {v:.4f}" for k, v in last.fixed_change.items())
     varied_txt = ", ".join(f"{k} {v:.4f}" for k, v in last.varied_change.items())
