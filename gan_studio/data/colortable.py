@@ -8,8 +8,8 @@ snaps to its nearest cluster by CIEDE2000.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ import numpy as np
 
 from gan_studio.data.color import ciede2000, lab_to_rgb, rgb_to_lab
 from gan_studio.data.item import CatalogItem
+from gan_studio.data.output_files import check_file_target, write_text
 from gan_studio.resources import resource_path
 
 FORMAT_VERSION = 1
@@ -133,19 +134,24 @@ class ColorTable:
         }
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, path)
-        return path
+        """Write the table as JSON at ``path``, atomically; an ``OutputError`` names what is wrong."""
+        return write_text(path, json.dumps(self.to_json(), indent=1) + "\n", make_parents=True)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> ColorTable:
-        """Load a table (default: the shipped ``resources/color_table.json``); ValueError on a bad file."""
+    def load(cls, path: str | Path | None = None, *, verify: bool = True) -> ColorTable:
+        """Load a table (default: the shipped ``resources/color_table.json``); ValueError on a bad file.
+
+        The shipped table is checked like the shipped weights: its sha256 must be the one the shipped classifier's
+        manifest records (the classifier's color head is tied to it), so a changed or damaged table is refused
+        instead of silently used. ``verify=False`` skips that check (training a classifier on a rebuilt table).
+        """
+        shipped = path is None
         path = Path(path) if path is not None else resource_path("color_table.json")
         try:
-            data = json.loads(Path(path).read_text())
+            raw = Path(path).read_bytes()
+            if shipped and verify:
+                _check_shipped_table(path, raw)
+            data = json.loads(raw.decode("utf-8"))
             clusters = [
                 ColorCluster(
                     index=int(c["index"]),
@@ -161,11 +167,35 @@ class ColorTable:
             words = {str(w): int(i) for w, i in data["words"].items()}
         except FileNotFoundError:
             raise FileNotFoundError(f"color table {path} does not exist") from None
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            if isinstance(exc, DamagedColorTable):
+                raise
             raise ValueError(f"color table {path} is malformed ({exc})") from None
         if any(i < 0 or i >= len(clusters) for i in words.values()):
             raise ValueError(f"color table {path} maps a word to a cluster that does not exist")
         return cls(clusters, words, data.get("provenance"))
+
+
+class DamagedColorTable(ValueError):
+    """The shipped color table is not the one the shipped models were made with."""
+
+
+def _check_shipped_table(path: Path, raw: bytes) -> None:
+    """Refuse the shipped table unless its sha256 is the one ``classifier/classifier.json`` records."""
+    manifest = resource_path("classifier", "classifier.json")
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))["data"]["color_table_sha256"]
+    except FileNotFoundError:
+        return  # a resources folder without the classifier: nothing records the table's hash
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise DamagedColorTable(
+            f"the shipped color table cannot be checked: {manifest} is damaged or records no color_table_sha256"
+        ) from None
+    if recorded and hashlib.sha256(raw).hexdigest() != recorded:
+        raise DamagedColorTable(
+            f"the shipped color table {path} does not match the sha256 that {manifest} records; the file was "
+            "changed or damaged (a rebuilt table needs a retrained classifier)"
+        )
 
 
 def build_color_table(
@@ -230,10 +260,13 @@ def measure_catalog(seed: int, n: int, size: int = 64, progress=None) -> tuple[n
 
 def colortable_command(args) -> int:
     """`gan-studio colortable`: measure the built-in catalog and (re)build the color table JSON."""
+    if args.k < 1:
+        raise ValueError(f"--k must be a positive number of clusters, not {args.k}")
     if args.n < args.k * 10:
         raise ValueError(
             f"--n {args.n} is too few items to cluster into {args.k} colors; use at least {args.k * 10}"
         )
+    out = check_file_target(args.out or resource_path("color_table.json"))  # before measuring anything
     t0 = time.perf_counter()
 
     def progress(f: float) -> None:
@@ -249,7 +282,7 @@ def colortable_command(args) -> int:
         "measure": "median CIE LAB (D65) of the garment's mask pixels",
     }
     table = build_color_table(labs, words, k=args.k, seed=args.seed, provenance=provenance)
-    out = table.save(args.out or resource_path("color_table.json"))
+    table.save(out)
     print(
         f"{len(table)} clusters from {len(set(words))} color words, {args.n} items, {time.perf_counter() - t0:.1f}s"
     )
