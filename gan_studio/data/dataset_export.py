@@ -70,6 +70,7 @@ from gan_studio.data.layout import (
     move_into_place,
     read_catalog,
 )
+from gan_studio.data.output_files import output_lock
 from gan_studio.runtime.cancel import Cancelled
 
 EXPORT_SOURCE = "gan-studio dataset export (HandsOff)"
@@ -548,31 +549,32 @@ def export_dataset(
     done_items = 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        done, finished = _open_work(work, identity, plan)
-        chunks = range(plan.first_chunk, plan.stop_chunk)
-        resumed = done_items = sum(len(plan.chunk(c)) for c in done)
-        if resumed and progress is not None:
-            progress(done_items / total, f"continuing: {done_items}/{total} items were already written")
-        for c in chunks:
-            if finished or c in done:
-                continue
-            _check_cancel(cancel)
-            records = _render_chunk(model, generator, plan, c, work, labels)
-            _atomic_write_text(_chunk_path(work, c), json.dumps(records))
-            done.add(c)
-            done_items += len(records)
-            _write_journal(work, identity, done, done_items)
-            if progress is not None:
-                progress(done_items / total, f"{done_items}/{total} items")
-        if finished:  # an earlier run wrote everything but was stopped before the rename
-            manifest = _read_json(work / MANIFEST_FILE)
-            kept = int(manifest["uncertainty"]["kept"])  # type: ignore[index]
-            dropped = int(manifest["uncertainty"]["dropped"])  # type: ignore[index]
-            resumed = total
-        else:
-            kept, dropped = _finish_export(model, plan, identity, work, labels, chunks)
-        _check_out(out, overwrite)  # something may have appeared there meanwhile
-        move_into_place(work, out)
+        with output_lock(out):  # a second export into the same --out is refused
+            done, finished = _open_work(work, identity, plan)
+            chunks = range(plan.first_chunk, plan.stop_chunk)
+            resumed = done_items = sum(len(plan.chunk(c)) for c in done)
+            if resumed and progress is not None:
+                progress(done_items / total, f"continuing: {done_items}/{total} items were already written")
+            for c in chunks:
+                if finished or c in done:
+                    continue
+                _check_cancel(cancel)
+                records = _render_chunk(model, generator, plan, c, work, labels)
+                _atomic_write_text(_chunk_path(work, c), json.dumps(records))
+                done.add(c)
+                done_items += len(records)
+                _write_journal(work, identity, done, done_items)
+                if progress is not None:
+                    progress(done_items / total, f"{done_items}/{total} items")
+            if finished:  # an earlier run wrote everything but was stopped before the rename
+                manifest = _read_json(work / MANIFEST_FILE)
+                kept = int(manifest["uncertainty"]["kept"])  # type: ignore[index]
+                dropped = int(manifest["uncertainty"]["dropped"])  # type: ignore[index]
+                resumed = total
+            else:
+                kept, dropped = _finish_export(model, plan, identity, work, labels, chunks)
+            _check_out(out, overwrite)  # something may have appeared there meanwhile
+            move_into_place(work, out)
     except OSError as exc:
         if exc.errno is None:  # our own FileExistsError messages
             raise
@@ -684,6 +686,18 @@ def _depth_scale(folder: Path) -> float:
     )
 
 
+def _check_not_an_input(out: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output that is one of the inputs, holds one or lies inside one (symlinks resolved)."""
+    target = out.resolve()
+    for d in inputs:
+        source = d.resolve()
+        if target == source or target in source.parents or source in target.parents:
+            raise ExportError(
+                f"--out {out} is {'the shard' if target == source else 'nested with the shard'} {d}; "
+                "merge into a new folder"
+            )
+
+
 def merge_exports(
     shard_dirs: Sequence[str | Path],
     out: str | Path,
@@ -749,58 +763,63 @@ def merge_exports(
     keep = keep_lowest([np.nan if e["uncertainty"] is None else e["uncertainty"] for e in entries], base["n"])
     kept = [e for e, k in zip(entries, keep, strict=True) if k]
 
+    _check_not_an_input(Path(out), dirs)
     out = _check_out(Path(out), overwrite)
     work = out.parent / f".{out.name}.partial"
     copied = 0
     try:
-        unfinished = (work / WORK_DIR / JOURNAL_FILE).is_file()
-        if unfinished or (_is_complete(work) and "merged_from" not in _read_json(work / MANIFEST_FILE)):
-            raise ExportError(
-                f"{work} holds an export not yet in place; finish or delete it before merging into {out}"
-            )
-        if work.exists():
-            shutil.rmtree(work) if work.is_dir() else work.unlink()
-        work.mkdir(parents=True)
-        identity = {**base, "shard": 0, "shards": 1, "first": 0, "stop": base["candidates"]}
-        placeholder = {"source": EXPORT_SOURCE, "complete": False, "export_identity": identity}
-        _atomic_write_text(work / MANIFEST_FILE, json.dumps(placeholder, indent=2) + "\n")
-        (work / "images").mkdir()
-        for sub, flag in (("masks", "has_mask"), ("depth", "has_depth")):
-            if any(e[flag] for e in kept):
-                (work / sub).mkdir()
-        for e in kept:
-            for name in _item_files(e["id"]):
-                if (e["source"] / name).is_file():
-                    shutil.copyfile(e["source"] / name, work / name)
-            copied += 1
-            if progress is not None:
-                progress(0.99 * copied / len(kept), f"copied {copied}/{len(kept)} items")
-        manifest = {
-            k: v for k, v in c0.manifest.items() if k in ("source", "generator", "label_generator", "seeds")
-        }
-        scores = [e["uncertainty"] for e in kept if e["uncertainty"] is not None]
-        dropped = len(entries) - len(kept)
-        manifest.update(
-            {
-                "n": base["n"],
-                "candidates": base["candidates"],
-                "batch": base["batch"],
-                "uncertainty": {
-                    "score": UNCERTAINTY_SCORE,
-                    "drop_fraction": base["uncertainty_drop"],
-                    "applied": True,
-                    "kept": len(kept),
-                    "dropped": dropped,
-                    "threshold": max(scores) if scores and dropped else None,
-                },
-                "shard": {"index": 0, "count": 1, "first": 0, "stop": base["candidates"]},
-                "export_identity": identity,
-                "merged_from": [str(d) for d in dirs],
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with output_lock(out):  # a second merge or export into the same --out is refused
+            unfinished = (work / WORK_DIR / JOURNAL_FILE).is_file()
+            if unfinished or (_is_complete(work) and "merged_from" not in _read_json(work / MANIFEST_FILE)):
+                raise ExportError(
+                    f"{work} holds an export not yet in place; finish or delete it before merging into {out}"
+                )
+            if work.exists():
+                shutil.rmtree(work) if work.is_dir() else work.unlink()
+            work.mkdir(parents=True)
+            identity = {**base, "shard": 0, "shards": 1, "first": 0, "stop": base["candidates"]}
+            placeholder = {"source": EXPORT_SOURCE, "complete": False, "export_identity": identity}
+            _atomic_write_text(work / MANIFEST_FILE, json.dumps(placeholder, indent=2) + "\n")
+            (work / "images").mkdir()
+            for sub, flag in (("masks", "has_mask"), ("depth", "has_depth")):
+                if any(e[flag] for e in kept):
+                    (work / sub).mkdir()
+            for e in kept:
+                for name in _item_files(e["id"]):
+                    if (e["source"] / name).is_file():
+                        shutil.copyfile(e["source"] / name, work / name)
+                copied += 1
+                if progress is not None:
+                    progress(0.99 * copied / len(kept), f"copied {copied}/{len(kept)} items")
+            manifest = {
+                k: v
+                for k, v in c0.manifest.items()
+                if k in ("source", "generator", "label_generator", "seeds")
             }
-        )
-        _write_index(work, labels, kept, manifest)
-        _check_out(out, overwrite)
-        move_into_place(work, out)
+            scores = [e["uncertainty"] for e in kept if e["uncertainty"] is not None]
+            dropped = len(entries) - len(kept)
+            manifest.update(
+                {
+                    "n": base["n"],
+                    "candidates": base["candidates"],
+                    "batch": base["batch"],
+                    "uncertainty": {
+                        "score": UNCERTAINTY_SCORE,
+                        "drop_fraction": base["uncertainty_drop"],
+                        "applied": True,
+                        "kept": len(kept),
+                        "dropped": dropped,
+                        "threshold": max(scores) if scores and dropped else None,
+                    },
+                    "shard": {"index": 0, "count": 1, "first": 0, "stop": base["candidates"]},
+                    "export_identity": identity,
+                    "merged_from": [str(d) for d in dirs],
+                }
+            )
+            _write_index(work, labels, kept, manifest)
+            _check_out(out, overwrite)
+            move_into_place(work, out)
     except OSError as exc:
         if exc.errno is None:
             raise
