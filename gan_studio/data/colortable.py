@@ -269,12 +269,15 @@ def colortable_command(args) -> int:
     out = check_file_target(args.out or resource_path("color_table.json"))  # before measuring anything
     t0 = time.perf_counter()
 
+    shown = sys.stderr.isatty()  # a progress line only for a person watching; logs get the result alone
+
     def progress(f: float) -> None:
-        if sys.stderr.isatty() or f >= 1.0:
+        if shown:
             print(f"\rmeasuring colors {f * 100:5.1f}%", end="", file=sys.stderr, flush=True)
 
     labs, words = measure_catalog(args.seed, args.n, progress=progress)
-    print(file=sys.stderr)
+    if shown:
+        print(file=sys.stderr)
     provenance = {
         "command": f"gan-studio colortable --n {args.n} --seed {args.seed} --k {args.k}",
         "data": f"built-in catalog seed {args.seed}, items 0..{args.n - 1}, measured at 64 px",

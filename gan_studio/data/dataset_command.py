@@ -19,6 +19,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from gan_studio.data.output_files import check_folder_target, output_errors
 from gan_studio.train.progress import ProgressBar
 
 DEFAULT_EXPORT_BATCH = 16
@@ -150,30 +151,26 @@ def fit_command(args: argparse.Namespace) -> int:
     labels = Path(args.labels)
     if not labels.exists():
         raise FileNotFoundError(f"--labels {labels} does not exist")
+    out = check_folder_target(args.out)  # before inverting anything
     backbone = default_classifier_path() if args.backbone == "builtin" else Path(args.backbone)
     if not backbone.is_file():
         raise FileNotFoundError(f"--backbone: no classifier checkpoint at {backbone}")
     perceptual = PerceptualDistance(load_classifier(backbone, device=args.device))
     bar = _Bar(100, "dataset fit (%)", not args.no_progress)
     try:
-        model = fit_handsoff(
-            labels,
-            args.out,
-            args.generator,
-            args.encoder,
-            config,
-            args.refine_steps,
-            progress=bar,
-            perceptual=perceptual,
-            overwrite=args.overwrite,
-            device=args.device,
-        )
-    except OSError as exc:
-        if exc.errno is None:  # FileExistsError etc. with our own message
-            raise
-        from gan_studio.data.dataset_export import os_error_message
-
-        raise ValueError(os_error_message(exc, Path(args.out).parent)) from None
+        with output_errors(out):  # the model folder is written atomically; this only words the failure
+            model = fit_handsoff(
+                labels,
+                args.out,
+                args.generator,
+                args.encoder,
+                config,
+                args.refine_steps,
+                progress=bar,
+                perceptual=perceptual,
+                overwrite=args.overwrite,
+                device=args.device,
+            )
     finally:
         bar.close()
     for warning in model.info["import"]["warnings"]:
@@ -193,6 +190,7 @@ def export_command(args: argparse.Namespace) -> int:
 
     shard = parse_shard(args.shard) if args.shard is not None else (0, 1)
     block = shard_range(args.n, args.uncertainty_drop, shard, args.batch)  # checks the numbers first
+    check_folder_target(args.out)  # before loading the model
     model = load_handsoff(args.model, device=args.device)
     bar = _Bar(len(block), "dataset export", not args.no_progress)
     out = Path(args.out)
@@ -233,6 +231,7 @@ def export_command(args: argparse.Namespace) -> int:
 def merge_command(args: argparse.Namespace) -> int:
     from gan_studio.data.dataset_export import merge_exports
 
+    check_folder_target(args.out)
     bar = _Bar(100, "dataset merge (%)", not args.no_progress)
     try:
         result = merge_exports(args.shards, args.out, overwrite=args.overwrite, progress=bar)

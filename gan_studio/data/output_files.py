@@ -28,6 +28,7 @@ from typing import BinaryIO, Self
 
 _FILE_MODE = 0o666  # before the umask, like open(path, "w")
 _STAGING_PREFIX = ".gan-studio-staging-"
+_FOREIGN_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 _PID_GRACE_S = 10.0  # a lock file without its pid yet is a writer that has only just started
 
 
@@ -65,7 +66,7 @@ def output_error(exc: OSError, path: str | Path) -> OutputError:
     if code in (errno.ENOTDIR, errno.EEXIST):
         blocker = _blocker(path) or (path if path.exists() and not path.is_dir() else None)
         if blocker is not None:
-            return OutputError(f"{path} cannot be written: {blocker} is a file where a folder should be")
+            return OutputError(f"{path} cannot be written: a file is in the way ({blocker} is not a folder)")
         return OutputError(f"{path} cannot be written: something is in the way")
     if code == errno.ENOENT:
         return OutputError(f"{path} cannot be written: its folder {path.parent} does not exist")
@@ -81,6 +82,12 @@ def output_errors(path: str | Path) -> Iterator[None]:
         if exc.errno is None:
             raise
         raise output_error(exc, path) from None
+    except Exception as exc:  # libraries in Rust (safetensors) report I/O errors as "... (os error 28)"
+        found = _FOREIGN_OS_ERROR.search(str(exc))
+        if found is None:
+            raise
+        code = int(found.group(1))
+        raise output_error(OSError(code, os.strerror(code)), path) from None
 
 
 def _probe(folder: Path, target: Path) -> None:
@@ -99,7 +106,7 @@ def check_folder_target(folder: str | Path) -> Path:
         raise OutputError(f"{folder} is a file, not a folder")
     blocker = _blocker(folder)
     if blocker is not None:
-        raise OutputError(f"{folder} cannot be created: {blocker} is a file where a folder should be")
+        raise OutputError(f"{folder} cannot be created: a file is in the way ({blocker} is not a folder)")
     _probe(_existing_ancestor(folder), folder)
     return folder
 
@@ -111,7 +118,7 @@ def check_file_target(path: str | Path) -> Path:
         raise OutputError(f"{path} is a folder, not a file; give a file name")
     blocker = _blocker(path)
     if blocker is not None:
-        raise OutputError(f"{path} cannot be written: {blocker} is a file where a folder should be")
+        raise OutputError(f"{path} cannot be written: a file is in the way ({blocker} is not a folder)")
     _probe(_existing_ancestor(path.parent), path)
     return path
 
@@ -121,7 +128,7 @@ def _make_folder(folder: Path) -> list[Path]:
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     blocker = _blocker(folder / "x")
     if blocker is not None:
-        raise OutputError(f"{folder} cannot be created: {blocker} is a file where a folder should be")
+        raise OutputError(f"{folder} cannot be created: a file is in the way ({blocker} is not a folder)")
     with output_errors(folder):
         folder.mkdir(parents=True, exist_ok=True)
     return missing
@@ -327,8 +334,12 @@ def output_lock(out: str | Path) -> Iterator[Path]:
             continue
         except OSError as exc:
             raise output_error(exc, out) from None
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(f"{os.getpid()}\n")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(f"{os.getpid()}\n")
+        except OSError as exc:  # a full disk: no lock is left behind
+            lock.unlink(missing_ok=True)
+            raise output_error(exc, out) from None
         break
     else:
         raise OutputError(f"{out} is being written by another gan-studio; wait for it to finish")

@@ -1,0 +1,351 @@
+"""Every sub-command that writes output, against a read-only folder, a file in the way and a full file system.
+
+Each must exit 2 with one sentence on stderr that names the path, print no traceback and leave no half-written
+output. The read-only folder and the full disk are small tmpfs mounts (the tests skip, saying why, where mounting is
+not allowed); the read-only case falls back to ``chmod 0o555`` for a user whom that stops.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gan_studio.cli import main
+from gan_studio.models.inversion import InversionConfig, InversionEncoder, save_inversion
+from gan_studio.models.text_to_image import load_text_to_image
+from tests.tiny_models import save_tiny_text_to_image
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+TITLE = "women's black pants petite capri"
+TINY_FIT = [
+    "--steps",
+    "2",
+    "--ensemble",
+    "2",
+    "--hidden",
+    "8",
+    "--pixels-per-image",
+    "32",
+    "--refine-steps",
+    "0",
+]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    """A tiny generator, a labeled catalog, a fitted tiny HandsOff model and the two shards of one export."""
+    root = tmp_path_factory.mktemp("inputs")
+    generator = save_tiny_text_to_image(root / "generator")
+    model = load_text_to_image(generator, "restgan")
+    encoder = save_inversion(
+        InversionEncoder(InversionConfig.tiny(model.image_size, model.latent_dim)), root / "inv.safetensors"
+    )
+    labels = root / "labels"
+    assert main(["catalog", "--n", "2", "--size", "64", "--out", str(labels)]) == 0
+    handsoff = root / "handsoff"
+    fit = ["dataset", "fit", "--labels", str(labels), "--out", str(handsoff), "--generator", str(generator)]
+    assert main([*fit, "--encoder", str(encoder), *TINY_FIT, "--no-progress"]) == 0
+    export = ["dataset", "export", "--model", str(handsoff), "--n", "2", "--batch", "1", "--no-progress"]
+    for i in (0, 1):
+        assert main([*export, "--shard", f"{i}/2", "--out", str(root / f"shard{i}")]) == 0
+    return {
+        "generator": generator,
+        "encoder": encoder,
+        "labels": labels,
+        "handsoff": handsoff,
+        "shard0": root / "shard0",
+        "shard1": root / "shard1",
+        "ok": root / "ok",
+    }
+
+
+def _commands(i: dict[str, Path]) -> dict[str, Callable[[Path], list[str]]]:
+    """Sub-command name -> argv writing its output under a given folder."""
+    gen = ["--model", str(i["generator"])]
+    return {
+        "generate": lambda d: ["generate", TITLE, *gen, "--out", str(d / "img.png")],
+        # the image's own folder is fine: a failing --steps must not leave the image behind either
+        "generate-steps": lambda d: [
+            "generate", TITLE, *gen, "--out", str(i["ok"] / "img.png"), "--steps", str(d / "steps"),
+        ],
+        "traverse": lambda d: [
+            "traverse", "--title", TITLE, *gen, "--fix", "box:0,0,1,0.4", "--vary", "rest", "--steps", "2",
+            "--step-size", "0.5", "--no-progress", "--out", str(d / "path"),
+        ],
+        "catalog": lambda d: ["catalog", "--n", "2", "--size", "32", "--out", str(d / "cat")],
+        "colortable": lambda d: ["colortable", "--n", "20", "--k", "2", "--out", str(d / "ct.json")],
+        "dataset-fit": lambda d: [
+            "dataset", "fit", "--labels", str(i["labels"]), "--out", str(d / "fit"), "--generator",
+            str(i["generator"]), "--encoder", str(i["encoder"]), *TINY_FIT, "--no-progress",
+        ],
+        "dataset-export": lambda d: [
+            "dataset", "export", "--model", str(i["handsoff"]), "--n", "2", "--batch", "1", "--no-progress",
+            "--out", str(d / "ds"),
+        ],
+        "dataset-merge": lambda d: [
+            "dataset", "merge", str(i["shard0"]), str(i["shard1"]), "--no-progress", "--out", str(d / "merged"),
+        ],
+    }  # fmt: skip
+
+
+COMMANDS = [
+    "generate", "generate-steps", "traverse", "catalog", "colortable", "dataset-fit", "dataset-export",
+    "dataset-merge",
+]  # fmt: skip
+
+
+def _mount(folder: Path, options: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
+
+
+def _unmount(folder: Path) -> None:
+    subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def read_only(tmp_path) -> Iterator[Path]:
+    """A folder nothing can be written into: a read-only tmpfs as root, else ``chmod 0o555``."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        _mount(folder, "ro,size=64k")
+        yield folder
+        _unmount(folder)
+        return
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):
+        folder.chmod(0o755)
+        pytest.skip("chmod 0o555 does not stop this user from writing")
+    yield folder
+    folder.chmod(0o755)
+
+
+@pytest.fixture
+def file_in_the_way(tmp_path) -> Iterator[Path]:
+    """A regular file where the output's folder should be."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder\n")
+    yield blocker
+    assert blocker.read_text() == "not a folder\n"
+
+
+@pytest.fixture
+def full_disk(tmp_path) -> Iterator[Path]:
+    """A 64 KiB tmpfs filled to the last byte."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    _mount(folder, "size=64k")
+    try:
+        with open(folder / "filler", "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    yield folder
+    _unmount(folder)
+
+
+def _tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.is_dir() else set()
+
+
+def _check_failure(command: str, argv: list[str], where: Path, capsys) -> str:
+    before = _tree(where)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gan-studio: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and "[Errno" not in err, err
+    assert str(where) in err, err  # names the path
+    left = _tree(where) - before
+    if command == "dataset-export":  # by design it keeps its hidden work folder, to continue from on a rerun
+        left = {p for p in left if Path(p).parts[0] != ".ds.partial"}
+    assert not left, left  # nothing half-written
+    return err
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_read_only_folder_is_one_sentence(command, inputs, read_only, capsys):
+    err = _check_failure(command, _commands(inputs)[command](read_only), read_only, capsys)
+    assert "read-only" in err.lower() or "permission denied" in err.lower(), err
+    assert not (inputs["ok"] / "img.png").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_file_in_the_way_is_one_sentence(command, inputs, file_in_the_way, capsys):
+    err = _check_failure(command, _commands(inputs)[command](file_in_the_way), file_in_the_way, capsys)
+    assert "a file is in the way" in err, err
+    assert not (inputs["ok"] / "img.png").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_full_disk_is_one_sentence(command, inputs, full_disk, capsys):
+    err = _check_failure(command, _commands(inputs)[command](full_disk), full_disk, capsys)
+    assert "full" in err, err
+    assert not (inputs["ok"] / "img.png").exists()
+
+
+def _traverse(inputs, out: Path, steps: int = 2, seed: int = 3) -> list[str]:
+    argv = _commands(inputs)["traverse"](out.parent)
+    argv[argv.index("--steps") + 1] = str(steps)
+    argv[argv.index("--out") + 1] = str(out)
+    return [*argv, "--seed", str(seed)]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_disk_full_mid_traversal_leaves_the_previous_run_as_it_was(inputs, tmp_path, capsys):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    _mount(folder, "size=64k")
+    try:
+        out = folder / "path"
+        assert main(_traverse(inputs, out)) == 0
+        before = _files(out)
+        with open(folder / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+            except OSError:
+                pass
+        # free room for about one frame: the new run's first frame fits, a later one does not
+        frame = max(len(data) for name, data in before.items() if name.endswith(".png"))
+        filler = folder / "filler"
+        os.truncate(filler, max(filler.stat().st_size - -(-frame // 4096) * 4096, 0))
+        capsys.readouterr()
+        assert main(_traverse(inputs, out, seed=4)) == 2
+        err = capsys.readouterr().err
+        assert "disk is full" in err and str(out) in err and err.count("\n") == 1
+        assert _files(out) == before  # the earlier frames and metrics.json, untouched; no staging folder left
+    finally:
+        _unmount(folder)
+
+
+def test_a_rerun_with_fewer_frames_or_steps_leaves_no_stale_file(inputs, tmp_path):
+    out = tmp_path / "path"
+    assert main(_traverse(inputs, out, steps=3)) == 0
+    (out / "notes.txt").write_text("mine")  # not the command's: never touched
+    assert main(_traverse(inputs, out, steps=1)) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "frame_000.png",
+        "frame_001.png",
+        "metrics.json",
+        "notes.txt",
+    ]
+    steps = tmp_path / "steps"
+    gen = [
+        "generate",
+        "--model",
+        str(inputs["generator"]),
+        "--out",
+        str(tmp_path / "g.png"),
+        "--steps",
+        str(steps),
+    ]
+    assert main([gen[0], TITLE, *gen[1:]]) == 0
+    assert len(list(steps.glob("step_*.png"))) == 5
+    assert main([gen[0], "black jeans", *gen[1:]]) == 0
+    assert sorted(p.name for p in steps.iterdir()) == ["step_00.png", "step_01.png", "steps.json"]
+
+
+def test_images_get_the_mode_a_plain_open_would_give(inputs, tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert main(_commands(inputs)["generate"](tmp_path)) == 0
+        assert main(_traverse(inputs, tmp_path / "path", steps=1)) == 0
+    finally:
+        os.umask(old)
+    for path in (
+        tmp_path / "img.png",
+        tmp_path / "path" / "frame_001.png",
+        tmp_path / "path" / "metrics.json",
+    ):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_traverse_checks_its_folder_before_computing(inputs, file_in_the_way, monkeypatch, capsys):
+    from gan_studio.methods import traverse_command
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output folder was checked")
+
+    monkeypatch.setattr(traverse_command.TitleGenerator, "load", never)
+    assert main(_commands(inputs)["traverse"](file_in_the_way)) == 2
+    assert "a file is in the way" in capsys.readouterr().err
+
+
+def test_colortable_refuses_k_0_and_a_folder_as_out_at_once(tmp_path, monkeypatch, capsys):
+    tmp_path = tmp_path / "work"
+    tmp_path.mkdir()
+    from gan_studio.data import colortable
+
+    monkeypatch.setattr(
+        colortable, "measure_catalog", lambda *a, **k: pytest.fail("measured before checking")
+    )
+    assert main(["colortable", "--k", "0", "--out", str(tmp_path / "ct.json")]) == 2
+    assert "--k must be a positive number" in capsys.readouterr().err
+    folder = tmp_path / "ct"
+    folder.mkdir()
+    assert main(["colortable", "--n", "20", "--k", "2", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} is a folder" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct"] and not any(folder.iterdir())
+
+
+def test_merge_refuses_an_output_that_is_one_of_its_shards(inputs, tmp_path, capsys):
+    shard0, shard1 = inputs["shard0"], inputs["shard1"]
+    before = _files(shard0 / "images")
+    link = tmp_path / "link"
+    link.symlink_to(shard0)
+    for out in (shard0, link, shard0 / "inside"):
+        argv = [
+            "dataset",
+            "merge",
+            str(shard0),
+            str(shard1),
+            "--overwrite",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "merge into a new folder" in err and str(out) in err and err.count("\n") == 1
+    assert _files(shard0 / "images") == before and (shard0 / "manifest.json").is_file()
+
+
+def test_a_second_export_into_the_same_out_is_refused_and_a_stale_lock_is_not(inputs, tmp_path, capsys):
+    from gan_studio.data.output_files import lock_path
+
+    out = tmp_path / "ds"
+    argv = _commands(inputs)["dataset-export"](tmp_path)
+    lock = lock_path(out)
+    lock.write_text(f"{os.getpid()}\n")  # a live writer
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "is being written by another gan-studio" in err and str(out) in err
+    assert not out.exists()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(f"{dead.pid}\n")  # a writer that was killed
+    assert main(argv) == 0
+    assert (out / "manifest.json").is_file() and not lock.exists()
