@@ -1,0 +1,142 @@
+"""The atomic output writer: modes, clean failures, staged sets, the lock, and the shipped color table's check."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gan_studio.data.colortable import ColorTable
+from gan_studio.data.output_files import (
+    OutputError,
+    StagedOutputs,
+    lock_path,
+    output_errors,
+    output_lock,
+    write_file,
+    write_text,
+)
+from gan_studio.resources import resource_path
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    """An empty folder of its own (the test's tmp_path may also hold isolated settings)."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder
+
+
+def _full(f) -> None:
+    f.write(b"half")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_file_gets_the_umask_mode_and_a_failure_leaves_the_old_file_and_no_temp(work):
+    old = os.umask(0o027)
+    try:
+        path = write_text(work / "a.txt", "one")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+    with pytest.raises(OutputError, match="a.txt cannot be written: the disk is full"):
+        write_file(path, _full)
+    assert path.read_text() == "one" and [p.name for p in work.iterdir()] == ["a.txt"]
+
+
+def test_each_kind_of_failure_is_one_sentence_naming_the_path(work):
+    (work / "afile").write_text("x")
+    (work / "dir").mkdir()
+    cases = {
+        work / "afile" / "out.txt": "a file is in the way",
+        work / "dir": "is a folder, not a file",
+        work / "missing" / "out.txt": "its folder",
+    }
+    for path, words in cases.items():
+        with pytest.raises(OutputError, match=words) as info:
+            write_text(path, "x")
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+    for code, words in [
+        (errno.EACCES, "permission denied"),
+        (errno.EROFS, "read-only"),
+        (errno.ENOSPC, "full"),
+    ]:
+        with pytest.raises(OutputError, match=words), output_errors(work / "x"):
+            raise OSError(code, os.strerror(code), "somewhere")
+    with pytest.raises(OutputError, match="disk is full"), output_errors(work / "x"):
+        raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_staged_set_lands_whole_replacing_only_its_own_stale_files(work):
+    out = work / "out"
+    with StagedOutputs() as outputs:
+        outputs.folder(out, own=r"frame_\d{3}\.png", index="index.json")
+        for i in range(3):
+            outputs.add_text(out / f"frame_{i:03d}.png", f"frame {i}")
+        outputs.add_text(out / "index.json", "3 frames")
+    (out / "notes.txt").write_text("mine")
+    with StagedOutputs() as outputs:
+        outputs.folder(out, own=r"frame_\d{3}\.png", index="index.json")
+        outputs.add_text(out / "frame_000.png", "new 0")
+        outputs.add_text(out / "index.json", "1 frame")
+    assert sorted(p.name for p in out.iterdir()) == ["frame_000.png", "index.json", "notes.txt"]
+    assert (out / "frame_000.png").read_text() == "new 0"
+
+
+def test_a_failing_set_changes_nothing_and_leaves_no_staging_or_new_folder(work):
+    out = work / "out"
+    out.mkdir()
+    (out / "frame_000.png").write_text("old")
+    full = "frame_001.png cannot be written: the disk is full"
+    with pytest.raises(OutputError, match=full), StagedOutputs() as outputs:
+        outputs.folder(out, own=r"frame_\d{3}\.png")
+        outputs.add_text(out / "frame_000.png", "new")
+        outputs.add(out / "frame_001.png", _full)
+    assert [(p.name, p.read_text()) for p in out.iterdir()] == [("frame_000.png", "old")]
+    with pytest.raises(OutputError), StagedOutputs() as outputs:
+        outputs.folder(work / "new" / "deeper")
+        outputs.add(work / "new" / "deeper" / "a.png", _full)
+    assert sorted(p.name for p in work.iterdir()) == ["out"]
+
+
+def test_the_lock_refuses_a_live_writer_and_takes_over_a_dead_ones(work):
+    out = work / "ds"
+    with output_lock(out) as lock:
+        assert lock == lock_path(out) and lock.read_text().strip() == str(os.getpid())
+        with pytest.raises(OutputError, match="is being written by another gan-studio"), output_lock(out):
+            pass
+    assert not lock.exists()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(f"{dead.pid}\n")
+    with output_lock(out):
+        assert lock.read_text().strip() == str(os.getpid())
+    assert not lock.exists()
+
+
+@pytest.fixture
+def resources(tmp_path, monkeypatch) -> Path:
+    copy = tmp_path / "resources"
+    (copy / "classifier").mkdir(parents=True)
+    shutil.copy(resource_path("color_table.json"), copy / "color_table.json")
+    shutil.copy(resource_path("classifier", "classifier.json"), copy / "classifier" / "classifier.json")
+    monkeypatch.setenv("GAN_STUDIO_RESOURCES", str(copy))
+    return copy
+
+
+def test_the_shipped_color_table_is_checked_like_the_weights(resources):
+    assert len(ColorTable.load()) > 0
+    table = resources / "color_table.json"
+    doc = json.loads(table.read_text())
+    doc["clusters"][0]["lab"][0] += 5.0  # still valid JSON, silently wrong colors
+    table.write_text(json.dumps(doc, indent=1) + "\n")
+    with pytest.raises(ValueError, match="changed or damaged") as info:
+        ColorTable.load()
+    assert str(table) in str(info.value) and "\n" not in str(info.value)
+    assert len(ColorTable.load(verify=False)) > 0  # what training a new classifier on a rebuilt table uses
+    assert len(ColorTable.load(table)) > 0  # a user's own table has no recorded hash to check
