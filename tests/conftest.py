@@ -15,6 +15,13 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+def pytest_addoption(parser) -> None:
+    """``--fuzz-long``: the fuzz suite (tests/fuzz) feeds ten times more malformed inputs."""
+    parser.addoption(
+        "--fuzz-long", action="store_true", default=False, help="feed the readers 10x more fuzz inputs"
+    )
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
     """Caches (the product-discovery index) and training run folders go to the test's temporary folder, never the user's."""

@@ -232,8 +232,15 @@ def _counts_from_string(s: str) -> list[int]:
 
 
 def segmentation_to_mask(segmentation, height: int, width: int) -> np.ndarray:
-    """Boolean (H, W) mask of a COCO ``segmentation`` (polygon list or RLE dict)."""
+    """Boolean (H, W) mask of a COCO ``segmentation`` (polygon list or RLE dict).
+
+    An RLE whose ``size`` is not (H, W) raises ValueError before anything is allocated (a mutated size could ask
+    for gigabytes).
+    """
     if isinstance(segmentation, dict):
+        size = segmentation.get("size")
+        if not isinstance(size, (list, tuple)) or [*size] != [height, width]:
+            raise ValueError(f"its RLE size {size!r} is not the image's [{height}, {width}]")
         return rle_decode(segmentation)
     return polygons_to_mask(segmentation, height, width)
 
@@ -355,6 +362,8 @@ class CocoLabels:
     # item id -> [(category_id, segmentation)], in file order; decoded into masks on demand
     segmentations: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
     image_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # what was left out and why, one sentence each ("annotation 7 has a polygon of 2 points, ...")
+    notes: list[str] = field(default_factory=list)
 
 
 def _require(obj: dict, key: str, what: str, kind: type | tuple[type, ...]):
@@ -364,6 +373,48 @@ def _require(obj: dict, key: str, what: str, kind: type | tuple[type, ...]):
     if not isinstance(value, kind) or isinstance(value, bool):
         raise CocoFormatError(f"{what} has a {key!r} of the wrong type ({type(value).__name__})")
     return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _checked_segmentation(seg: object, what: str, notes: list[str]) -> object | None:
+    """``seg`` when it is a well-formed polygon list or RLE; polygons of fewer than 3 points cover no area and are
+    left out with a note (None when nothing is left). Raises :class:`CocoFormatError` for malformed ones."""
+    if isinstance(seg, dict):
+        if "counts" not in seg or "size" not in seg:
+            raise CocoFormatError(f"{what} has an RLE segmentation without 'counts' and 'size'")
+        size, counts = seg["size"], seg["counts"]
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or not all(isinstance(v, int) and v >= 0 for v in size)
+        ):
+            raise CocoFormatError(f"{what} has an RLE 'size' that is not [height, width]")
+        if isinstance(counts, list):
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts):
+                raise CocoFormatError(f"{what} has RLE counts that are not whole numbers")
+        elif not isinstance(counts, str):
+            raise CocoFormatError(f"{what} has RLE counts that are neither a list nor a string")
+        return seg
+    if not isinstance(seg, list):
+        raise CocoFormatError(f"{what} has a malformed 'segmentation'")
+    kept = []
+    for poly in seg:
+        if not isinstance(poly, list) or not all(_is_number(v) for v in poly):
+            raise CocoFormatError(f"{what} has a polygon that is not a list of numbers")
+        if len(poly) % 2:
+            raise CocoFormatError(f"{what} has a polygon with an odd number of coordinates ({len(poly)})")
+        if not np.isfinite(np.asarray(poly, dtype=np.float64)).all():
+            raise CocoFormatError(f"{what} has a polygon whose coordinates are not finite numbers")
+        if len(poly) < 6:
+            notes.append(
+                f"{what} has a polygon of {len(poly) // 2} point(s), which covers no area, so it was left out."
+            )
+            continue
+        kept.append(poly)
+    return kept or None
 
 
 def parse_coco(doc: object, known_ids: set[str]) -> CocoLabels:
@@ -392,7 +443,7 @@ def parse_coco(doc: object, known_ids: set[str]) -> CocoLabels:
             skeleton = cat.get("skeleton") or []
             try:
                 labels.skeleton = tuple((int(a), int(b)) for a, b in skeleton)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise CocoFormatError(f"category {name!r} has a malformed 'skeleton'") from None
             garment_ids.add(cat_id)
         else:
@@ -408,11 +459,15 @@ def parse_coco(doc: object, known_ids: set[str]) -> CocoLabels:
             raise CocoFormatError(f"image {file_name!r} is not listed in titles.csv")
         by_image_id[image_id] = item_id
         if "height" in img and "width" in img:
-            labels.image_sizes[item_id] = (int(img["height"]), int(img["width"]))
+            height, width = _require(img, "height", what, int), _require(img, "width", what, int)
+            if height < 1 or width < 1:
+                raise CocoFormatError(f"image {file_name!r} has the size {width}x{height}")
+            labels.image_sizes[item_id] = (height, width)
 
     k = len(labels.keypoint_names)
     for i, ann in enumerate(annotations):
-        what = f"annotation {ann.get('id', i) if isinstance(ann, dict) else i}"
+        ann_id = ann.get("id") if isinstance(ann, dict) else None
+        what = f"annotation {ann_id if isinstance(ann_id, int) else f'#{i + 1}'}"
         image_id = _require(ann, "image_id", what, int)
         category_id = _require(ann, "category_id", what, int)
         if image_id not in by_image_id:
@@ -422,19 +477,17 @@ def parse_coco(doc: object, known_ids: set[str]) -> CocoLabels:
             flat = _require(ann, "keypoints", what, list)
             if len(flat) != 3 * k:
                 raise CocoFormatError(f"{what} has {len(flat)} keypoint values; expected {3 * k}")
-            try:
-                labels.keypoints[item_id] = np.asarray(flat, dtype=np.float32).reshape(k, 3)
-            except (TypeError, ValueError):
-                raise CocoFormatError(f"{what} has non-numeric keypoints") from None
+            if not all(_is_number(v) for v in flat):
+                raise CocoFormatError(f"{what} has non-numeric keypoints")
+            values = np.asarray(flat, dtype=np.float64).reshape(k, 3)
+            if not np.isfinite(values).all() or np.abs(values).max(initial=0) > 1e6:
+                raise CocoFormatError(f"{what} has keypoints that are not finite pixel coordinates")
+            labels.keypoints[item_id] = values.astype(np.float32)
         elif category_id in labels.part_categories:
             if "segmentation" in ann:
-                seg = ann["segmentation"]
-                if isinstance(seg, dict):
-                    if "counts" not in seg or "size" not in seg:
-                        raise CocoFormatError(f"{what} has an RLE segmentation without 'counts' and 'size'")
-                elif not isinstance(seg, list):
-                    raise CocoFormatError(f"{what} has a malformed 'segmentation'")
-                labels.segmentations.setdefault(item_id, []).append((category_id, seg))
+                seg = _checked_segmentation(ann["segmentation"], what, labels.notes)
+                if seg is not None:
+                    labels.segmentations.setdefault(item_id, []).append((category_id, seg))
         else:
             raise CocoFormatError(f"{what} has category_id {category_id}, which is not in 'categories'")
     return labels

@@ -90,12 +90,14 @@ class Found:
     items: list[ItemSource] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unlabeled: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings about the files as a whole, one sentence each
 
     def merge(self, other: Found) -> None:
         self.formats += [f for f in other.formats if f not in self.formats]
         self.items += other.items
         self.skipped += other.skipped
         self.unlabeled += other.unlabeled
+        self.notes += other.notes
 
 
 def _sentence_error(exc: Exception) -> LabelImportError:
@@ -120,7 +122,25 @@ def open_image(path: Path) -> Image.Image:
 def open_rgb(path: Path, exif: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 of any image mode (transparency over white); ``exif`` applies the EXIF orientation."""
     im = open_image(path)
-    return _to_rgb(ImageOps.exif_transpose(im) if exif else im)
+    return _to_rgb(_upright(im) if exif else im)
+
+
+def open_rgb_bytes(data: bytes, name: str, exif: bool = False) -> np.ndarray:
+    """:func:`open_rgb` of the bytes of an image file (labelme's imageData), called ``name`` in errors."""
+    try:
+        im = _open_image(data, name)
+    except CatalogError as exc:
+        raise _sentence_error(exc) from None
+    return _to_rgb(_upright(im) if exif else im)
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """``im`` turned as its EXIF orientation says; as it is when the EXIF block itself is malformed (PIL's
+    parser raises anything from SyntaxError to IndexError then), as a viewer would show it."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block: show the picture as it is stored
+        return im
 
 
 def _sizes(hw: tuple[int, ...]) -> str:
@@ -154,7 +174,7 @@ def catalog_found(root: Path) -> Found:
         )
 
     items = [ItemSource(str(p), partial(load, i)) for i, p in enumerate(folder.image_paths)]
-    return Found(["catalog folder"], items)
+    return Found(["catalog folder"], items, notes=list(folder.warnings))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -278,32 +298,56 @@ def json_found(paths: Iterable[Path]) -> Found:
     return found
 
 
-def _labelme_image(path: Path, doc: dict) -> tuple[np.ndarray, Path]:
-    name = doc.get("imagePath")
-    candidates = []
-    if isinstance(name, str) and name:
-        rel = name.replace("\\", "/")
-        candidates += [path.parent / rel, path.parent / PurePosixPath(rel).name]
-    candidates += [path.with_suffix(suffix) for suffix in IMAGE_SUFFIXES]
-    for candidate in candidates:
-        if candidate.is_file():
-            return open_rgb(candidate, exif=True), candidate  # labelme shows photos EXIF-rotated
+def _labelme_image(path: Path, doc: dict) -> tuple[np.ndarray, str]:
+    """The image a labelme file labels, and its name for messages: the embedded ``imageData`` when it decodes
+    (labelme itself prefers it), else the file ``imagePath`` names, else an image beside the JSON with its stem.
+
+    ``imagePath`` may name the JSON itself (labelme's own apc2016_obj3.json does) or a file that moved away;
+    each source is tried in turn, and only when none works is the first problem raised.
+    """
+    problems: list[str] = []
     data = doc.get("imageData")
     if isinstance(data, str) and data:
         try:
-            with Image.open(io.BytesIO(base64.b64decode(data))) as im:
-                im.load()
-                return _to_rgb(ImageOps.exif_transpose(im)), path
-        except _UNREADABLE:
-            raise LabelImportError(f"{path} carries imageData that is not a readable image") from None
+            raw = base64.b64decode(data, validate=False)
+            return open_rgb_bytes(raw, f"{path} imageData", exif=True), path.name
+        except (binascii.Error, ValueError, LabelImportError):
+            problems.append(f"{path} carries imageData that is not a readable image")
+    name = doc.get("imagePath")
+    candidates = []
+    if isinstance(name, str) and name.strip() and "\x00" not in name:
+        rel = name.replace("\\", "/")
+        candidates += [path.parent / rel, path.parent / PurePosixPath(rel).name]
+    candidates += [path.with_suffix(suffix) for suffix in IMAGE_SUFFIXES]
+    tried: set[Path] = set()
+    for candidate in candidates:
+        try:
+            if candidate in tried or candidate.suffix.lower() == ".json" or not candidate.is_file():
+                continue
+        except OSError:  # a name too long for the file system, a loop of links
+            continue
+        tried.add(candidate)
+        try:
+            return open_rgb(candidate, exif=True), candidate.name  # labelme shows photos EXIF-rotated
+        except LabelImportError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise LabelImportError(problems[0])
+    shown = name if isinstance(name, str) else None
     raise LabelImportError(
-        f"{path} names the image {name!r}, which is not beside it, and carries no imageData"
+        f"{path} names the image {shown!r}, which is not beside it, and carries no imageData"
     )
 
 
-def _decode_png_mask(data: object, path: Path, what: str) -> np.ndarray:
+def _decode_png_mask(data: object, path: Path, what: str, box: tuple[int, int]) -> np.ndarray:
+    """The (H, W) boolean mask of a labelme ``mask`` shape, whose PNG must be ``box`` (W, H) in size; the size is
+    checked before decoding, so a mask declaring a huge size is refused without allocating it."""
     try:
         with Image.open(io.BytesIO(base64.b64decode(str(data)))) as im:
+            if im.size != box:
+                raise LabelImportError(
+                    f"{path} {what} has a {im.size[0]}x{im.size[1]} mask for a {box[0]}x{box[1]} box"
+                )
             return np.asarray(im.convert("L")) > 0
     except _UNREADABLE:
         raise LabelImportError(f"{path} {what} has a mask that is not a base64 PNG") from None
@@ -325,12 +369,10 @@ def _shape_region(
         return (xx - cx) ** 2 + (yy - cy) ** 2 <= (px - cx) ** 2 + (py - cy) ** 2
     if shape_type == "mask" and len(pts) == 2:
         # labelme >= 5.3: a PNG of the box from (x1, y1) to (x2, y2), both inclusive
-        (x1, y1), (x2, y2) = np.rint(pts).astype(int)
-        crop = _decode_png_mask(shape.get("mask"), path, what)
-        if crop.shape != (y2 - y1 + 1, x2 - x1 + 1):
-            raise LabelImportError(
-                f"{path} {what} has a {_sizes(crop.shape)} mask for a {x2 - x1 + 1}x{y2 - y1 + 1} box"
-            )
+        (x1, y1), (x2, y2) = np.rint(pts).astype(int).tolist()
+        if x2 < x1 or y2 < y1:
+            raise LabelImportError(f"{path} {what} has a box whose corners are the wrong way round")
+        crop = _decode_png_mask(shape.get("mask"), path, what, (x2 - x1 + 1, y2 - y1 + 1))
         region = np.zeros((h, w), dtype=bool)
         ys, xs = slice(max(y1, 0), min(y2 + 1, h)), slice(max(x1, 0), min(x2 + 1, w))
         region[ys, xs] = crop[ys.start - y1 : ys.stop - y1, xs.start - x1 : xs.stop - x1]
@@ -338,13 +380,35 @@ def _shape_region(
     return None
 
 
+_MAX_COORDINATE = 1e6  # pixels; farther out is no click on any image, and would overflow the rasterizer
+
+
+def _shape_points(points: object, path: Path, what: str) -> np.ndarray:
+    """A labelme shape's ``points`` as (N, 2) float64, refusing anything but finite ``[x, y]`` pairs."""
+    if points is None:
+        points = []
+    if not isinstance(points, list) or not all(
+        isinstance(p, list)
+        and len(p) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+        for p in points
+    ):
+        raise LabelImportError(f"{path} {what} has points that are not [x, y] pairs of numbers")
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not np.isfinite(pts).all():
+        raise LabelImportError(f"{path} {what} has points that are not finite numbers")
+    if np.abs(pts).max(initial=0) > _MAX_COORDINATE:
+        raise LabelImportError(f"{path} {what} has points far outside any image")
+    return pts
+
+
 def _load_labelme(path: Path, doc: dict) -> RawLabels:
-    image, image_path = _labelme_image(path, doc)
+    image, image_name = _labelme_image(path, doc)
     hw = image.shape[:2]
     given = (doc.get("imageHeight"), doc.get("imageWidth"))
     if all(isinstance(v, int) for v in given) and given != hw:
         raise LabelImportError(
-            f"{path} gives the image size {_sizes(given)}, but {image_path.name} is {_sizes(hw)}"
+            f"{path} gives the image size {_sizes(given)}, but {image_name} is {_sizes(hw)}"
         )
     class_names, class_index = ["background"], {}
     mask = np.zeros(hw, dtype=np.int32)
@@ -356,14 +420,11 @@ def _load_labelme(path: Path, doc: dict) -> RawLabels:
         label = shape.get("label") if isinstance(shape, dict) else None
         if not isinstance(label, str) or not label.strip():
             raise LabelImportError(f"{path} shape {n + 1} has no label")
-        what = f"shape {n + 1} ({label!r})"
+        what = f"shape {n + 1} ({label[:40]!r})"
         shape_type = shape.get("shape_type") or "polygon"
-        try:
-            pts = np.asarray(shape.get("points") or [], dtype=np.float64).reshape(-1, 2)
-        except (TypeError, ValueError):
-            raise LabelImportError(f"{path} {what} has malformed points") from None
-        if not np.isfinite(pts).all():
-            raise LabelImportError(f"{path} {what} has points that are not finite numbers")
+        if not isinstance(shape_type, str):
+            raise LabelImportError(f"{path} {what} has a shape_type that is not text")
+        pts = _shape_points(shape.get("points"), path, what)
         if shape_type == "point" and len(pts) == 1:
             flags = shape.get("flags") if isinstance(shape.get("flags"), dict) else {}
             hidden = any(flags.get(flag) for flag in _HIDDEN_FLAGS)
@@ -422,7 +483,7 @@ def coco_found(path: Path, doc: dict) -> Found:
     part_ids = sorted(labels.part_categories)
     class_names = ["background", *(labels.part_categories[c] for c in part_ids)]
     class_of = {cat_id: i + 1 for i, cat_id in enumerate(part_ids)}
-    found = Found(["COCO"])
+    found = Found(["COCO"], notes=[f"{path}: {note}" for note in labels.notes])
     for stem, file_name in stems.items():
         image_path = _find_coco_image(path, file_name)
         if stem not in labels.segmentations and stem not in labels.keypoints:

@@ -152,7 +152,7 @@ def _import(found: Found, where: str, size, classes, keypoints, progress, cancel
         raise ValueError(f"size must be a positive number of pixels, not {size}")
     class_index = {normalize_name(n): i for i, n in reversed(list(enumerate(classes)))}
     keypoint_index = {normalize_name(n): i for i, n in reversed(list(enumerate(keypoints)))}
-    report = ImportReport(format=" + ".join(found.formats))
+    report = ImportReport(format=" + ".join(found.formats), warnings=list(found.notes))
     for source, reason in found.skipped:
         _skip(report, source, reason)
     unknown_files: dict[str, list[str]] = {}

@@ -25,6 +25,7 @@ labels on access; every problem is a :class:`CatalogError` whose one sentence na
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -394,39 +395,56 @@ def write_catalog(
 # Reading
 
 
+def json_problem(exc: Exception) -> str:
+    """Why :func:`json.loads` refused a text, in a few words: a syntax error's place, a number too long for
+    Python to convert (over 4300 digits), or nesting deeper than the interpreter's recursion limit."""
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno}"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply"
+    return "it holds a number too long to read"
+
+
 def _read_json(path: Path) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise CatalogError(f"{path} is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise CatalogError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise CatalogError(f"{path} is not valid JSON ({json_problem(exc)})") from None
     except OSError as exc:
         raise CatalogError(f"{path} cannot be read ({exc.strerror or exc})") from None
 
 
-def _open_image(path: Path) -> Image.Image:
-    """Open and fully decode an image, so that truncated and corrupt files fail here."""
+def _open_image(path: Path | bytes, name: str | None = None) -> Image.Image:
+    """Open and fully decode an image, so that truncated and corrupt files fail here.
+
+    ``path`` may also be the bytes of an image file (labelme's embedded imageData), named ``name`` in errors.
+    Images declaring more pixels than PIL's decompression-bomb limit are refused before any pixel is decoded.
+    """
+    source = (lambda: io.BytesIO(path)) if isinstance(path, bytes) else (lambda: path)
+    name = name or str(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
+            with Image.open(source()) as probe:
                 probe.verify()  # checks chunk CRCs (PNG) without decoding
-            with Image.open(path) as im:
+            with Image.open(source()) as im:
                 im.load()
         return im
     except FileNotFoundError:
-        raise CatalogError(f"{path} is missing") from None
+        raise CatalogError(f"{name} is missing") from None
     except UnidentifiedImageError:
-        raise CatalogError(f"{path} is not an image in a format PIL reads") from None
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as exc:
-        raise CatalogError(f"{path} is not a readable image ({exc})") from None
+        raise CatalogError(f"{name} is not an image in a format PIL reads") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CatalogError(
+            f"{name} declares more than {Image.MAX_IMAGE_PIXELS} pixels, too many to open safely"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - see below
+        # PIL's plugins let whatever they hit on malformed data escape (OSError and SyntaxError mostly, but the
+        # fuzz suite also met IndexError from a PNG whose IEND comes before any IDAT): all mean a bad file.
+        reason = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise CatalogError(f"{name} is not a readable image ({reason})") from None
 
 
 def _to_rgb(im: Image.Image) -> np.ndarray:
@@ -450,7 +468,7 @@ class CatalogFolder(Sequence[CatalogItem]):
 
     ``ids``, ``titles``, ``attributes``, ``manifest``, the label map and the COCO file are read (and validated)
     when the folder is opened; images, masks and depth maps are read and checked on access (or all at once by
-    :meth:`validate`).
+    :meth:`validate`). ``warnings`` lists what was read but left out (COCO polygons of fewer than 3 points).
     """
 
     def __init__(self, path: str | Path, *, color_words: Collection[str] | None = None) -> None:
@@ -458,6 +476,7 @@ class CatalogFolder(Sequence[CatalogItem]):
         self._color_words = set(COLOR_LAB) if color_words is None else set(color_words)
         if not self.path.is_dir():
             raise CatalogError(f"catalog folder {self.path} does not exist")
+        self.warnings: list[str] = []  # what was read but left out (a polygon of 2 points), one sentence each
         self.manifest: dict = self._read_manifest()
         self.ids: list[str] = []
         self.titles: list[str] = []
@@ -511,13 +530,22 @@ class CatalogFolder(Sequence[CatalogItem]):
             file = (row.get("file") or "").strip()
             if not file:
                 raise CatalogError(f"{path} line {line} has an empty 'file'")
+            if any(c in file for c in "\r\n\x00") or len(file) > 1000:
+                # a quote left open runs the cell over the following lines
+                raise CatalogError(f"{path} line {line} has a 'file' that is no file name ({file[:60]!r})")
             rel = PurePosixPath(file.replace("\\", "/"))
             if rel.is_absolute() or ".." in rel.parts:
                 raise CatalogError(f"{path} line {line} names a file outside the folder ({file!r})")
             image_path = self.path / rel
-            if not image_path.is_file() and len(rel.parts) == 1:
-                image_path = self.path / "images" / rel
-            if not image_path.is_file():
+            try:
+                if not image_path.is_file() and len(rel.parts) == 1:
+                    image_path = self.path / "images" / rel
+                found = image_path.is_file()
+            except OSError as exc:  # a name too long for the file system
+                raise CatalogError(
+                    f"{path} line {line} lists {file[:60]!r}, which cannot be opened ({exc.strerror or exc})"
+                ) from None
+            if not found:
                 raise CatalogError(f"{path} line {line} lists {file!r}, but {self.path / rel} is missing")
             item_id = rel.stem
             if item_id in seen:
@@ -543,8 +571,8 @@ class CatalogFolder(Sequence[CatalogItem]):
                 continue
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CatalogError(f"{path} line {number} is not valid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError) as exc:
+                raise CatalogError(f"{path} line {number} is not valid JSON ({json_problem(exc)})") from None
             if not isinstance(obj, dict):
                 raise CatalogError(f"{path} line {number} is not a JSON object")
             item_id = obj.get("id")
@@ -585,6 +613,7 @@ class CatalogFolder(Sequence[CatalogItem]):
                 self._coco = parse_coco(_read_json(annotations), set(self.ids))
             except CocoFormatError as exc:
                 raise CatalogError(f"{annotations} is malformed: {exc}") from None
+            self.warnings += [f"{annotations}: {note}" for note in self._coco.notes]
         # Without mask PNGs, part masks are drawn from the COCO segmentations.
         self._category_class: dict[int, int] = {}
         if not self._mask_files and self._coco is not None and self._coco.segmentations:

@@ -180,7 +180,7 @@ def _check_weights_file(path: Path) -> None:
     try:
         header = json.loads(raw.decode("utf-8"))
         ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
-    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError, RecursionError):
         raise CheckpointError(f"{path} is not a safetensors file (its header is not valid)") from None
     if 8 + header_len + max(ends, default=0) > size:
         raise CheckpointError(f"{path} is truncated: its tensors run past the end of the file")
@@ -201,15 +201,21 @@ def read_manifest(path: str | os.PathLike) -> dict:
         )
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"the manifest {mpath} is not valid JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise CheckpointError(f"the manifest {mpath} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(
+            f"the manifest {mpath} is not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
+    except (ValueError, RecursionError):  # a number over 4300 digits; nesting past the recursion limit
+        raise CheckpointError(f"the manifest {mpath} is not JSON this app can read") from None
     if not isinstance(manifest, dict):
         raise CheckpointError(f"the manifest {mpath} is not a JSON object")
     missing = [k for k in ("format_version", "architecture", "config", "sha256") if k not in manifest]
     if missing:
         raise CheckpointError(f"the manifest {mpath} lacks {', '.join(missing)}")
     version = manifest["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
         raise CheckpointError(
             f"the manifest {mpath} has format version {version!r}; this gan_studio reads up to {FORMAT_VERSION}"
         )
