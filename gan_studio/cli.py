@@ -230,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sentence(exc: Exception) -> str:
+    """The message of an expected error; a bare ``OSError`` ("[Errno 13] Permission denied: 'x'") reworded as
+    "x: permission denied" (the writers word their own failures: :mod:`gan_studio.data.output_files`)."""
+    if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+        reason = exc.strerror[:1].lower() + exc.strerror[1:]
+        return f"{exc.filename}: {reason}" if exc.filename else reason
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -244,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_app()
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (UserError, ValueError, OSError) as exc:
         if os.environ.get("RANK", "0") == "0":  # under torchrun every rank fails alike: one line, from rank 0
-            print(f"gan-studio: {exc}", file=sys.stderr)
+            print(f"gan-studio: {_sentence(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if os.environ.get("RANK", "0") == "0":

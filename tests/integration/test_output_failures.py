@@ -349,3 +349,14 @@ def test_a_second_export_into_the_same_out_is_refused_and_a_stale_lock_is_not(in
     lock.write_text(f"{dead.pid}\n")  # a writer that was killed
     assert main(argv) == 0
     assert (out / "manifest.json").is_file() and not lock.exists()
+
+
+def test_a_bare_os_error_is_still_one_sentence_without_errno(monkeypatch, capsys):
+    from gan_studio.data import catalog_command
+
+    def denied(args):
+        raise PermissionError(errno.EACCES, "Permission denied", "/srv/catalog")
+
+    monkeypatch.setattr(catalog_command, "catalog_command", denied)
+    assert main(["catalog", "--out", "x"]) == 2
+    assert capsys.readouterr().err == "gan-studio: /srv/catalog: permission denied\n"
