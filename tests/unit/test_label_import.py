@@ -494,3 +494,117 @@ def test_classes_of_another_model(tmp_path: Path, items) -> None:
     assert report.unknown_classes["waistband"] == 3 and report.unknown_classes["pocket"] == 2
     assert got.keypoints.shape == (1, 3) and np.allclose(got.keypoints[0], original.keypoints[2])
     assert report.unknown_keypoints["waist_left"] == 3
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Files from the field: labelme's own tutorial example, polygons that cover no area
+
+
+def apc2016_shaped(
+    item: CatalogItem, folder: Path, *, data: bool = True, beside: np.ndarray | None = None
+) -> Path:
+    """A file shaped like labelme's examples/tutorial/apc2016_obj3.json: labelme 3 shapes (no shape_type,
+    line_color/fill_color null, no imageHeight/imageWidth), an ``imagePath`` naming the JSON itself, the photo
+    embedded as base64 JPEG ``imageData`` and a ``.jpg`` of the same stem beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    jpeg = io.BytesIO()
+    Image.fromarray(item.image).save(jpeg, format="JPEG", quality=95)
+    Image.fromarray(item.image if beside is None else beside).save(folder / "apc2016_obj3.jpg", quality=95)
+    shapes = [
+        {"label": "shelf", "line_color": None, "fill_color": None, "points": [[0, 0], [95, 0], [95, 20]]},
+        {
+            "label": "left_leg",
+            "line_color": None,
+            "fill_color": None,
+            "points": [[10, 30], [40, 30], [40, 90]],
+        },
+    ]
+    doc = {
+        "shapes": shapes,
+        "lineColor": [0, 255, 0, 128],
+        "fillColor": [255, 0, 0, 128],
+        "imagePath": "apc2016_obj3.json",
+        "imageData": base64.b64encode(jpeg.getvalue()).decode("ascii") if data else None,
+    }
+    path = folder / "apc2016_obj3.json"
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def test_labelme_tutorial_file_whose_image_path_names_itself(tmp_path: Path, items) -> None:
+    item = items[0]
+    other = np.ascontiguousarray(item.image[::-1])
+    path = apc2016_shaped(item, tmp_path / "embedded", beside=other)  # imageData and the .jpg differ here
+    embedded = base64.b64decode(json.loads(path.read_text())["imageData"])
+    jpeg = np.asarray(Image.open(io.BytesIO(embedded)).convert("RGB"))
+    # the embedded imageData is used, whatever imagePath says (labelme prefers it too)
+    report = import_labels(path, size=NATIVE)
+    got = report.items[0]
+    assert got.id == "apc2016_obj3" and report.format == "labelme"
+    np.testing.assert_array_equal(got.image, jpeg)
+    assert (got.mask == PART_NAMES.index("left_leg")).sum() > 500
+    assert report.unknown_classes == {"shelf": 1}
+    # without imageData, the .jpg beside it with the same stem is the image
+    path = apc2016_shaped(item, tmp_path / "beside", data=False, beside=other)
+    got = import_labels(path, size=NATIVE).items[0]
+    assert np.abs(got.image.astype(int) - other).mean() < 3  # JPEG
+    # imageData that does not decode falls back on the image beside it
+    doc = json.loads(path.read_text())
+    doc["imageData"] = "bm90IGFuIGltYWdl"  # "not an image"
+    path.write_text(json.dumps(doc))
+    assert np.abs(import_labels(path, size=NATIVE).items[0].image.astype(int) - other).mean() < 3
+    # and with neither, the one sentence names the first problem
+    (tmp_path / "beside" / "apc2016_obj3.jpg").unlink()
+    with pytest.raises(
+        LabelImportError, match=r"apc2016_obj3\.json carries imageData that is not a readable"
+    ):
+        import_labels(path)
+
+
+def test_labelme_polygon_of_two_points_is_left_out_with_a_warning(tmp_path: Path, items) -> None:
+    extra = [{"label": "pocket", "points": [[2, 3], [12, 9]], "shape_type": "polygon"}]
+    path = write_labelme(items[0], tmp_path / "lm", extra_shapes=extra)
+    report = import_labels(path, size=NATIVE)
+    np.testing.assert_array_equal(report.items[0].mask, items[0].mask)  # nothing painted by it
+    assert any("1 'polygon' shape(s) that cover no area" in w and path.name in w for w in report.warnings)
+
+
+def test_coco_polygon_of_two_points_is_left_out_with_a_warning(tmp_path: Path, items) -> None:
+    folder = write_catalog(items[:1], tmp_path / "cat")
+    annotations = folder / "annotations.json"
+    doc = json.loads(annotations.read_text())
+    image_id = doc["images"][0]["id"]
+    two_points = {
+        "id": 999,
+        "image_id": image_id,
+        "category_id": 4,
+        "iscrowd": 0,
+        "segmentation": [[2, 3, 40, 50]],
+    }
+    doc["annotations"].append(two_points)
+    annotations.write_text(json.dumps(doc))
+    want = import_labels(write_catalog(items[:1], tmp_path / "clean") / "annotations.json", size=NATIVE)
+    report = import_labels(annotations, size=NATIVE)  # as a COCO file
+    np.testing.assert_array_equal(report.items[0].mask, want.items[0].mask)
+    expected = f"{annotations}: annotation 999 has a polygon of 2 point(s), which covers no area, so it was left out."
+    assert expected in report.warnings
+    (folder / "masks").rename(
+        tmp_path / "masks"
+    )  # masks now come from annotations.json: the catalog warns too
+    from gan_studio.data.layout import read_catalog
+
+    catalog = read_catalog(folder)
+    assert catalog.warnings == [expected]
+    assert expected in import_labels(folder, size=NATIVE).warnings
+
+
+def test_coco_polygon_with_an_odd_number_of_coordinates_is_refused(tmp_path: Path, items) -> None:
+    folder = write_catalog(items[:1], tmp_path / "cat")
+    annotations = folder / "annotations.json"
+    doc = json.loads(annotations.read_text())
+    doc["annotations"][0]["segmentation"] = [[2, 3, 40, 50, 7]]
+    annotations.write_text(json.dumps(doc))
+    with pytest.raises(
+        LabelImportError, match=r"annotations\.json is not a COCO file .*odd number of coordinates"
+    ):
+        import_labels(annotations)
