@@ -276,7 +276,9 @@ class StagedOutputs:
             shutil.rmtree(staged, ignore_errors=True)
         self._moves.clear()
         self._staging.clear()
-        for folder in self._created:  # innermost first; a folder that received a file stays
+        for folder in sorted(
+            self._created, key=lambda p: len(p.parts), reverse=True
+        ):  # a folder with files stays
             try:
                 folder.rmdir()
             except OSError:
