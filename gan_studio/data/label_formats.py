@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ _UNREADABLE = (
     ValueError,
     SyntaxError,
     Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
 )
 
 
@@ -343,14 +345,16 @@ def _decode_png_mask(data: object, path: Path, what: str, box: tuple[int, int]) 
     """The (H, W) boolean mask of a labelme ``mask`` shape, whose PNG must be ``box`` (W, H) in size; the size is
     checked before decoding, so a mask declaring a huge size is refused without allocating it."""
     try:
-        with Image.open(io.BytesIO(base64.b64decode(str(data)))) as im:
-            if im.size != box:
-                raise LabelImportError(
-                    f"{path} {what} has a {im.size[0]}x{im.size[1]} mask for a {box[0]}x{box[1]} box"
-                )
-            return np.asarray(im.convert("L")) > 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(base64.b64decode(str(data)))) as im:
+                size = im.size
+                region = np.asarray(im.convert("L")) > 0 if size == box else None
     except _UNREADABLE:
         raise LabelImportError(f"{path} {what} has a mask that is not a base64 PNG") from None
+    if region is None:
+        raise LabelImportError(f"{path} {what} has a {size[0]}x{size[1]} mask for a {box[0]}x{box[1]} box")
+    return region
 
 
 def _shape_region(

@@ -56,6 +56,7 @@ class Fuzz:
     errors: tuple[type[BaseException], ...]
     time_limit_s: float = TIME_LIMIT_S
     memory_bound_mb: float = MEMORY_BOUND_MB
+    counted: bool = True  # whether the inputs count in the session's summary line (not for self-tests)
     fed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     findings: list[str] = field(default_factory=list)
@@ -64,7 +65,8 @@ class Fuzz:
         """Run ``run()`` on one mutant described by ``case`` (its seed) and ``what`` (the mutation); a user
         error's message must name one of ``names`` (the file or its folder)."""
         self.fed += 1
-        TOTALS[self.target] += 1
+        if self.counted:
+            TOTALS[self.target] += 1
         problem = None
         peak = _peak_rss_mb()
         previous = signal.signal(signal.SIGALRM, _on_alarm)
