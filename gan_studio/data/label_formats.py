@@ -464,8 +464,11 @@ def _find_coco_image(json_path: Path, file_name: str) -> Path | None:
     rel = PurePosixPath(file_name.replace("\\", "/"))
     for base in (json_path.parent, json_path.parent.parent):
         for candidate in (base / rel, base / "images" / rel, base / "images" / rel.name, base / rel.name):
-            if candidate.is_file():
-                return candidate
+            try:
+                if candidate.is_file():
+                    return candidate
+            except OSError:  # a name too long for the file system: no such image
+                continue
     return None
 
 

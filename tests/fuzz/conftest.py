@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fuzz.harness import TOTALS
+from tests.fuzz.harness import SLOWEST, TOTALS, peak_rss_mb
 
 LONG_FACTOR = 10
 
@@ -20,3 +20,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if TOTALS:
         per = ", ".join(f"{name} {n}" for name, n in sorted(TOTALS.items()))
         terminalreporter.write_line(f"fuzz: fed {sum(TOTALS.values())} malformed inputs ({per})")
+        terminalreporter.write_line(
+            f"fuzz: slowest input {SLOWEST['seconds'] * 1000:.0f} ms ({SLOWEST['case']}); "
+            f"peak memory of the process {peak_rss_mb():.0f} MB"
+        )

@@ -25,6 +25,7 @@ import numpy as np
 TIME_LIMIT_S = 5.0  # per input; generous because the test machine may be loaded
 MEMORY_BOUND_MB = 300  # growth of the peak resident set during one input
 TOTALS: Counter[str] = Counter()  # inputs fed per fuzz target, over the session (for the summary line)
+SLOWEST: dict[str, object] = {"seconds": 0.0, "case": ""}  # the slowest input of the session
 
 
 class FuzzTimeout(BaseException):
@@ -36,7 +37,7 @@ def _on_alarm(signum, frame) -> None:
     raise FuzzTimeout()
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
@@ -68,7 +69,7 @@ class Fuzz:
         if self.counted:
             TOTALS[self.target] += 1
         problem = None
-        peak = _peak_rss_mb()
+        peak = peak_rss_mb()
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, self.time_limit_s)
         start = time.perf_counter()
@@ -92,7 +93,9 @@ class Fuzz:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
         elapsed = time.perf_counter() - start
-        grown = _peak_rss_mb() - peak
+        if self.counted and elapsed > SLOWEST["seconds"]:
+            SLOWEST.update(seconds=elapsed, case=f"{case} [{what}]")
+        grown = peak_rss_mb() - peak
         if problem is None and elapsed > self.time_limit_s:
             problem = f"took {elapsed:.1f} s (limit {self.time_limit_s:g} s)"
         if problem is None and grown > self.memory_bound_mb:

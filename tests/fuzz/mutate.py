@@ -7,6 +7,7 @@ what was done, so that a failing case reads as a recipe. The same seed gives the
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import json
 import struct
@@ -333,6 +334,7 @@ def _save(im: Image.Image, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+@functools.cache
 def _text_bomb() -> bytes:
     """A PNG whose zTXt chunk inflates to 64 MB (a decompression bomb in the metadata)."""
     base = png_bytes(Image.new("L", (2, 2)))
