@@ -16,9 +16,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def pytest_addoption(parser) -> None:
-    """``--fuzz-long``: the fuzz suite (tests/fuzz) feeds ten times more malformed inputs."""
+    """``--fuzz-long``: the fuzz suite (tests/fuzz) feeds ten times more malformed inputs; ``--fuzz-seed N``
+    makes other ones (the default run is the same on every machine)."""
     parser.addoption(
         "--fuzz-long", action="store_true", default=False, help="feed the readers 10x more fuzz inputs"
+    )
+    parser.addoption(
+        "--fuzz-seed", type=int, default=0, help="another seed gives other fuzz mutants (default 0)"
     )
 
 

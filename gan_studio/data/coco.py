@@ -21,7 +21,8 @@ Coordinates follow COCO: pixel ``(col, row)`` covers ``[col, col + 1) x [row, ro
 traced half a pixel off the pixel-center grid. Keypoints are written exactly as the item holds them.
 
 Reading (:func:`parse_coco`) accepts any COCO file whose images match the catalog's titles.csv by file stem,
-polygons or RLE (compressed or not); it is the inverse of :func:`build_coco` for this layout.
+polygons or RLE (compressed or not); it is the inverse of :func:`build_coco` for this layout. Polygons of fewer than
+3 points cover no area: they are left out, each with a sentence in :attr:`CocoLabels.notes` for the user.
 """
 
 from __future__ import annotations

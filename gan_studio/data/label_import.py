@@ -6,9 +6,12 @@ Formats (detected from a folder or a single file; the readers are in :mod:`.labe
   ``annotations.json``, ``depth/``);
 - **labelme** JSON, a folder of them or one file: ``polygon``, ``rectangle``, ``circle`` and ``mask`` shapes paint
   the class mask (later shapes over earlier ones), ``point`` shapes named like a keypoint are keypoints
-  (visibility 2, or 1 when the point's flags say ``occluded``/``hidden``); lines mark no area and are reported;
+  (visibility 2, or 1 when the point's flags say ``occluded``/``hidden``); lines, and polygons of fewer than 3
+  points, mark no area and are reported. The image is the embedded ``imageData`` when it decodes (as in labelme),
+  else the file ``imagePath`` names, else an image beside the JSON with its stem (labelme's own tutorial file
+  names itself as ``imagePath``);
 - **COCO** JSON (instances and keypoints), images beside the JSON or in an ``images/`` folder next to it (or
-  next to its ``annotations/`` folder);
+  next to its ``annotations/`` folder); polygons of fewer than 3 points are left out with a warning;
 - a **mask folder**: ``labelmap.txt`` + ``masks/`` (or ``SegmentationClass/``) + ``images/`` (or
   ``JPEGImages/``), masks as index PNGs (palette or grayscale; VOC's void 255 reads as background) or RGB
   color masks matched against the labelmap colors.
