@@ -151,6 +151,17 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     add_handsoff_arguments(h)
     h.set_defaults(func=_run_bench_handsoff)
+    from gan_studio.metrics.bench_soak import add_arguments as add_soak_arguments
+
+    k = bsub.add_parser("soak", help="memory over long use: word-by-word generations and REDS waypoints")
+    add_soak_arguments(k)
+    k.set_defaults(func=_run_bench_soak)
+
+
+def _run_bench_soak(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_soak import bench_soak_command
+
+    return bench_soak_command(args)
 
 
 def _run_bench_stage2(args: argparse.Namespace) -> int:

@@ -41,6 +41,19 @@ def test_incremental_session_reuses_prefixes_and_matches_scratch(gen):
     assert session.run(" ".join(words), seed=4).computed == 6  # another seed is another image
 
 
+def test_session_keeps_compact_numpy_entries_within_capacity(gen):
+    """No torch tensors nor views of a drawn batch stay in the cache (they fragmented the heap in the soak)."""
+    session = IncrementalSession(gen, capacity=4)
+    session.run("women's black pants petite capri", seed=1)  # 6 prefixes drawn in one batch
+    assert len(session._cache) == 4
+    for states, image in session._cache.values():
+        assert image.base is None and image.flags.c_contiguous
+        assert all(isinstance(a, np.ndarray) and a.base is None for a in states)
+    size = gen.image_size
+    assert session.nbytes() >= 4 * size * size * 3
+    assert session.run("women's black pants petite capri", seed=1).computed == 2  # the two evicted ones
+
+
 def test_unknown_words_are_reported_and_do_not_change_the_image(gen):
     plain = gen.generate("men's blue jeans", seed=1)
     typo = gen.generate("men's bleu blue jeans 🙂", seed=1)
