@@ -8,8 +8,8 @@ past the bound. Findings are collected, not raised at once, so one run lists all
 
 from __future__ import annotations
 
-import resource
 import signal
+import sys
 import time
 import traceback
 import warnings
@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 TIME_LIMIT_S = 5.0  # per input; generous because the test machine may be loaded
 MEMORY_BOUND_MB = 300  # growth of the peak resident set during one input
@@ -38,7 +43,13 @@ def _on_alarm(signum, frame) -> None:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    """The process's peak resident memory so far (0 where the platform does not say: Windows)."""
+    if resource is None:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return (
+        peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+    )  # bytes on macOS, KiB on Linux
 
 
 def _where(exc: BaseException) -> str:
@@ -70,8 +81,10 @@ class Fuzz:
             TOTALS[self.target] += 1
         problem = None
         peak = peak_rss_mb()
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.time_limit_s)
+        alarm = hasattr(signal, "setitimer")  # not on Windows: there only the measured time is checked
+        if alarm:
+            previous = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.time_limit_s)
         start = time.perf_counter()
         try:
             with warnings.catch_warnings():
@@ -90,8 +103,9 @@ class Fuzz:
         except Exception as exc:  # noqa: BLE001 - the point of the fuzz: anything else leaked out of the reader
             problem = f"{type(exc).__name__} at {_where(exc)}: {str(exc)[:200]}"
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            if alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
         elapsed = time.perf_counter() - start
         if self.counted and elapsed > SLOWEST["seconds"]:
             SLOWEST.update(seconds=elapsed, case=f"{case} [{what}]")
