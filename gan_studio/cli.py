@@ -156,12 +156,25 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     k = bsub.add_parser("soak", help="memory over long use: word-by-word generations and REDS waypoints")
     add_soak_arguments(k)
     k.set_defaults(func=_run_bench_soak)
+    from gan_studio.metrics.bench_gui_stalls import add_arguments as add_stalls_arguments
+
+    st = bsub.add_parser(
+        "gui-stalls", help="event-loop stalls of the real workspaces (offscreen) while jobs run"
+    )
+    add_stalls_arguments(st)
+    st.set_defaults(func=_run_bench_gui_stalls)
 
 
 def _run_bench_soak(args: argparse.Namespace) -> int:
     from gan_studio.metrics.bench_soak import bench_soak_command
 
     return bench_soak_command(args)
+
+
+def _run_bench_gui_stalls(args: argparse.Namespace) -> int:
+    from gan_studio.metrics.bench_gui_stalls import bench_gui_stalls_command
+
+    return bench_gui_stalls_command(args)
 
 
 def _run_bench_stage2(args: argparse.Namespace) -> int:

@@ -64,6 +64,8 @@ from gan_studio.runtime.jobs import JobContext, Result
 
 TRAVERSAL_KIND = "explore.traversal"
 SOURCE_KIND = "explore.source"
+EXPORT_FRAMES_KIND = "explore.export.frames"
+EXPORT_GIF_KIND = "explore.export.gif"
 DEFAULT_TITLE = "women's navy slim jeans"
 MAX_SEED = 2**31 - 1
 FEATURE_CHOICES = (
@@ -169,7 +171,8 @@ class ExploreWorkspace(QWidget):
     ``model_path`` / ``generator`` choose the model as in the Generate workspace. Signals (GUI thread):
     ``sourceShown(SourceImage)``; ``frameArrived(index)`` once a waypoint is in the filmstrip and the plot;
     ``traversalFinished(state)`` with "done", "cancelled" or "failed"; ``sendToGenerate(SentFrame)``,
-    ``sendToDataset(SentFrame)``; ``problem(sentence)`` for any message the label shows as an error;
+    ``sendToDataset(SentFrame)``; ``exported(paths)`` after an export (an empty list when it failed);
+    ``problem(sentence)`` for any message the label shows as an error;
     ``message(text)`` / ``warning(text)`` for the log.
     """
 
@@ -179,6 +182,7 @@ class ExploreWorkspace(QWidget):
     sendToGenerate = Signal(object)
     sendToDataset = Signal(object)
     problem = Signal(str)
+    exported = Signal(object)
     message = Signal(str)
     warning = Signal(str)
 
@@ -621,27 +625,27 @@ class ExploreWorkspace(QWidget):
         method = self._request.settings.method if self._request is not None else "path"
         return f"{method}-seed{self._request.seed if self._request else 0}"
 
-    def export_frames(self, folder: str | Path | None = None, scale: int = 1) -> list[Path]:
-        """Save every waypoint as PNG (``{method}-seed{seed}-{index:03d}.png``, each written atomically)."""
+    def export_frames(self, folder: str | Path | None = None, scale: int = 1) -> int | None:
+        """Save every waypoint as PNG (``{method}-seed{seed}-{index:03d}.png``, all or none) on the worker;
+        returns the request id (None: nothing to export or no folder chosen). ``exported(paths)`` follows."""
         if not self.frames:
             self._show_problem("There are no waypoints to export yet: run a traversal first.")
-            return []
+            return None
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Export frames to folder", str(Path.home()))
             if not folder:
-                return []
-        try:
-            out = write_frames(folder, self.frames, self._stem(), scale)
-        except (OSError, ValueError) as exc:
-            self._show_problem(f"Could not export the frames to {folder}: {sentence(exc)}")
-            return []
-        self.message.emit(f"Exported {len(out)} frames to {folder}.")
-        return out
+                return None
+        frames, stem = tuple(self.frames), self._stem()
+        return self._export(
+            EXPORT_FRAMES_KIND, lambda: write_frames(folder, frames, stem, scale),
+            f"Could not export the frames to {folder}", lambda paths: f"Exported {len(paths)} frames to {folder}.",
+        )  # fmt: skip
 
     def export_gif(
         self, path: str | Path | None = None, scale: int = 4, frame_ms: int = PLAY_MS
-    ) -> Path | None:
-        """Save the path as a looping animated GIF, upscaled ``scale`` times (nearest); written atomically."""
+    ) -> int | None:
+        """Save the path as a looping animated GIF, upscaled ``scale`` times (nearest), atomically, on the worker;
+        returns the request id (None: nothing to export or no file chosen). ``exported([path])`` follows."""
         if not self.frames:
             self._show_problem("There are no waypoints to export yet: run a traversal first.")
             return None
@@ -650,13 +654,41 @@ class ExploreWorkspace(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export GIF", suggested, "GIF animations (*.gif)")
             if not path:
                 return None
-        try:
-            path = write_gif(path, [f.image for f in self.frames], scale, frame_ms)
-        except (OSError, ValueError) as exc:
-            self._show_problem(f"Could not export the GIF to {path}: {sentence(exc)}")
+        images = [f.image for f in self.frames]
+        return self._export(
+            EXPORT_GIF_KIND, lambda: [write_gif(path, images, scale, frame_ms)],
+            f"Could not export the GIF to {path}", lambda paths: f"Exported the path as {paths[0]}.",
+        )  # fmt: skip
+
+    def _export(self, kind: str, write, failure: str, success) -> int | None:
+        """Encode and write on the worker (seconds for a long path), never on the GUI thread."""
+        if self._stopped:
             return None
-        self.message.emit(f"Exported the path as {path}.")
-        return path
+
+        def job(_ctx: JobContext):
+            try:
+                return list(write())
+            except (OSError, ValueError) as exc:
+                return Problem(f"{failure}: {sentence(exc)}")
+
+        def done(result: Result) -> None:
+            if self._stopped:
+                return
+            value = result.value
+            if result.cancelled:
+                self._set_message("The export was cancelled.")
+            elif not result.ok:
+                self._show_problem(f"{failure}: {result.error}.")
+            elif isinstance(value, Problem):
+                self._show_problem(value.message)
+            else:
+                self.message.emit(success(value))
+                self._set_message(success(value))
+                self.exported.emit(value)
+                return
+            self.exported.emit([])
+
+        return self.jobs.submit(kind, job, done, "Exporting the path")
 
     # ------------------------------------------------------------------------------------------------ state
 

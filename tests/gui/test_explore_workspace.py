@@ -149,17 +149,23 @@ def test_a_short_traversal_streams_into_the_filmstrip_and_plot(qtbot, ws, tmp_pa
 
     out = tmp_path / "frames"
     out.mkdir()
-    written = ws.export_frames(out)
+    with qtbot.waitSignal(ws.exported, timeout=TIMEOUT_MS) as blocker:
+        assert ws.export_frames(out) is not None  # encoded and written on the worker
+    written = blocker.args[0]
     assert [p.name for p in written] == [f"reds-seed3-{k:03d}.png" for k in range(3)]
     assert sorted(p.name for p in out.iterdir()) == [p.name for p in written]  # no temporary files left
     with Image.open(written[1]) as im:
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), ws.frames[1].image)
-    gif = ws.export_gif(tmp_path / "path", scale=2)
+    with qtbot.waitSignal(ws.exported, timeout=TIMEOUT_MS) as blocker:
+        ws.export_gif(tmp_path / "path", scale=2)
+    (gif,) = blocker.args[0]
     assert gif == tmp_path / "path.gif"
     with Image.open(gif) as im:
         assert im.format == "GIF" and im.n_frames == 3 and im.size == (128, 128)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "path.gif"]
-    assert ws.export_gif(tmp_path / "missing" / "x.gif") is None  # a message, not a crash
+    with qtbot.waitSignal(ws.exported, timeout=TIMEOUT_MS) as blocker:
+        ws.export_gif(tmp_path / "missing" / "x.gif")
+    assert blocker.args == [[]]  # a message, not a crash
     assert "Could not export" in ws.message_label.text()
 
 
@@ -208,7 +214,7 @@ def test_bad_input_gives_one_sentence(qtbot, ws) -> None:
         ws.run()
     assert done.args == ["failed"]
     assert "outside the image" in messages[-1] and messages[-1].endswith(".") and "\n" not in messages[-1]
-    assert ws.export_frames() == [] and "no waypoints" in messages[-1]
+    assert ws.export_frames() is None and "no waypoints" in messages[-1]
 
 
 def test_missing_model_is_a_sentence(qtbot, bridge, tmp_path) -> None:
