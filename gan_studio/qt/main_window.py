@@ -263,6 +263,8 @@ class MainWindow(QMainWindow):
         d = self.dataset
         d.message.connect(self.log)
         d.warning.connect(self._log_warning)
+        for page in (c, g, e, d):  # a bug showing a result is one sentence, never an exception in the loop
+            page.jobs.failed.connect(self.report_error)
         t = self.train
         t.message.connect(self.log)
         t.warning.connect(self._log_warning)

@@ -94,6 +94,22 @@ def test_generate(qtbot, window, bridge, monkeypatch) -> None:
     assert drawn.args[0].title == "men's black jeans" and ws.problem is None
 
 
+def test_a_failure_showing_a_result_is_a_sentence_too(qtbot, window, bridge, monkeypatch) -> None:
+    ws = window.generate
+    with qtbot.waitSignal(ws.generated, timeout=RUN_TIMEOUT_MS):
+        window.set_workspace("generate")
+    monkeypatch.setattr(ws, "_show", boom)  # a bug on the GUI side, after the job itself succeeded
+    with qtbot.waitSignal(window.errorReported, timeout=RUN_TIMEOUT_MS) as failed:
+        ws.set_title("men's blue jeans")
+    still_up(window, bridge)
+    assert_one_sentence(failed.args[0])
+    assert failed.args[0].startswith("Could not show the result of drawing the title: RuntimeError: injected")
+    monkeypatch.undo()
+    with qtbot.waitSignal(ws.generated, timeout=RUN_TIMEOUT_MS) as drawn:
+        ws.set_title("men's black jeans")
+    assert drawn.args[0].title == "men's black jeans"
+
+
 def test_explore(qtbot, window, bridge, monkeypatch, tmp_path) -> None:
     ws = window.explore
     with qtbot.waitSignal(ws.sourceShown, timeout=RUN_TIMEOUT_MS):
