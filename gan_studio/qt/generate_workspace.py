@@ -50,6 +50,8 @@ from gan_studio.runtime.jobs import Result
 GENERATE_KIND = "generate.title"
 INDEX_KIND = "generate.index"
 DISCOVER_KIND = "generate.discover"
+SAVE_KIND = "generate.save"
+COPY_KIND = "generate.copy"
 DEFAULT_TITLE = "women's navy slim jeans"
 SAVE_SCALES = (1, 4, 8)
 MAX_SEED = 2**31 - 1
@@ -135,7 +137,8 @@ class GenerateWorkspace(QWidget):
 
     Signals (GUI thread): ``generated(TitleImages)`` when a result is shown; ``frameShown(frame)`` once its image
     is painted; ``modelUnavailable(sentence)``; ``matchesShown(n)``; ``indexStatus(sentence)``;
-    ``colorClusterChanged(index or -1)``; ``historyChanged()``; ``message(text)`` / ``warning(text)`` for the log.
+    ``colorClusterChanged(index or -1)``; ``historyChanged()``; ``saved(path or None)`` after a save; ``copied()``
+    once the image is on the clipboard; ``message(text)`` / ``warning(text)`` for the log.
     """
 
     generated = Signal(object)
@@ -145,6 +148,8 @@ class GenerateWorkspace(QWidget):
     indexStatus = Signal(str)
     colorClusterChanged = Signal(int)
     historyChanged = Signal()
+    saved = Signal(object)
+    copied = Signal()
     message = Signal(str)
     warning = Signal(str)
 
@@ -574,8 +579,10 @@ class GenerateWorkspace(QWidget):
     def save_scale(self) -> int:
         return int(self.scale_combo.currentData() or 1)
 
-    def save_image(self, path: str | Path | None = None, scale: int | None = None) -> Path | None:
-        """Save the current image as PNG (asks where when ``path`` is None); returns the path written."""
+    def save_image(self, path: str | Path | None = None, scale: int | None = None) -> int | None:
+        """Save the current image as PNG (asks where when ``path`` is None); the upscale and the encoding run on
+        the worker. Returns the request id (None: nothing to save or no file chosen); ``saved(path or None)``
+        follows."""
         entry = self.history.current
         if entry is None:
             self.warning.emit("There is no image to save yet.")
@@ -586,32 +593,56 @@ class GenerateWorkspace(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Save image", suggested, "PNG images (*.png)")
             if not path:
                 return None
-        try:
-            out = write_png(path, entry.image, scale)
-        except (OSError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
-            self.warning.emit(f"Could not save the image to {path}: {reason}.")
-            return None
-        self.message.emit(f"Saved the image to {out}.")
-        return out
+        image = entry.image
 
-    def copy_image(self) -> bool:
+        def job(_ctx):
+            try:
+                return write_png(path, image, scale)
+            except (OSError, ValueError) as exc:
+                reason = (
+                    str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+                )
+                return f"Could not save the image to {path}: {reason}."
+
+        def done(result: Result) -> None:
+            if isinstance(result.value, Path):
+                self.message.emit(f"Saved the image to {result.value}.")
+                self.saved.emit(result.value)
+                return
+            if isinstance(result.value, str):
+                self.warning.emit(result.value)
+            elif not result.ok and not result.cancelled:
+                self.warning.emit(f"Could not save the image to {path}: {result.error}.")
+            self.saved.emit(None)
+
+        # One kind per path: saving elsewhere never replaces a save still waiting.
+        return self.jobs.submit(f"{SAVE_KIND}:{path}", job, done, "Saving the image")
+
+    def copy_image(self) -> int | None:
+        """Copy the current image, upscaled on the worker, to the clipboard; ``copied()`` follows."""
         entry = self.history.current
         if entry is None:
-            return False
-        image = entry.image
-        scale = self.save_scale()
-        if scale > 1:
-            image = np.asarray(
-                Image.fromarray(image).resize(
-                    (image.shape[1] * scale, image.shape[0] * scale), Image.Resampling.LANCZOS
-                )
-            )
-        from gan_studio.qt.imageutil import to_qimage
+            return None
+        image, scale = entry.image, self.save_scale()
 
-        QGuiApplication.clipboard().setImage(to_qimage(image))
-        self.message.emit("Copied the image to the clipboard.")
-        return True
+        def job(_ctx) -> np.ndarray:
+            if scale == 1:
+                return image
+            size = (image.shape[1] * scale, image.shape[0] * scale)
+            return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+        def done(result: Result) -> None:
+            if not result.ok:
+                if not result.cancelled:
+                    self.warning.emit(f"Could not copy the image: {result.error}.")
+                return
+            from gan_studio.qt.imageutil import to_qimage
+
+            QGuiApplication.clipboard().setImage(to_qimage(result.value))  # the clipboard is the GUI thread's
+            self.message.emit("Copied the image to the clipboard.")
+            self.copied.emit()
+
+        return self.jobs.submit(COPY_KIND, job, done, "Copying the image")
 
     # ------------------------------------------------------------------------------------------------ discovery
 

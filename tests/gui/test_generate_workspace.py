@@ -198,24 +198,34 @@ def test_save_and_copy(qtbot, make_ws, tmp_path) -> None:
     ws = make_ws(title="navy shorts")
     assert ws.save_image(tmp_path / "none.png") is None  # nothing drawn yet
     show_and_wait(qtbot, ws)
-    out = ws.save_image(tmp_path / "garment", scale=4)
+
+    def save(path, scale):  # encoded and written on the worker
+        with qtbot.waitSignal(ws.saved, timeout=TIMEOUT_MS) as blocker:
+            assert ws.save_image(path, scale=scale) is not None
+        return blocker.args[0]
+
+    out = save(tmp_path / "garment", 4)
     assert out == tmp_path / "garment.png" and out.is_file()
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size == (256, 256)
-    plain = ws.save_image(tmp_path / "plain.png", scale=1)
+    plain = save(tmp_path / "plain.png", 1)
     with Image.open(plain) as im:
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), ws.last_outcome.image)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "garment.png",
         "plain.png",
     ]  # no temporary files left
-    assert ws.save_image(tmp_path / "missing" / "x.png") is None  # a bad folder is a message, not a crash
+    warnings = []
+    ws.warning.connect(warnings.append)
+    assert save(tmp_path / "missing" / "x.png", 1) is None  # a bad folder is a message, not a crash
+    assert warnings[-1].startswith("Could not save the image to") and "\n" not in warnings[-1]
 
     ws.window().activateWindow()
     qtbot.waitUntil(ws.window().isActiveWindow, timeout=TIMEOUT_MS)
     ws.image_view.setFocus()
     QGuiApplication.clipboard().clear()
-    qtbot.keyClick(ws.image_view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(ws.copied, timeout=TIMEOUT_MS):
+        qtbot.keyClick(ws.image_view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     copied = QGuiApplication.clipboard().image()
     assert not copied.isNull() and copied.width() == 64 * ws.save_scale()
 

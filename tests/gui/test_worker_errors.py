@@ -78,7 +78,7 @@ def still_up(window, bridge) -> None:
     assert window.isVisible() and bridge.worker.is_alive
 
 
-def test_generate(qtbot, window, bridge, monkeypatch) -> None:
+def test_generate(qtbot, window, bridge, monkeypatch, tmp_path) -> None:
     ws = window.generate
     with qtbot.waitSignal(ws.generated, timeout=RUN_TIMEOUT_MS):
         window.set_workspace("generate")
@@ -92,6 +92,15 @@ def test_generate(qtbot, window, bridge, monkeypatch) -> None:
     with qtbot.waitSignal(ws.generated, timeout=RUN_TIMEOUT_MS) as drawn:
         ws.set_title("men's black jeans")
     assert drawn.args[0].title == "men's black jeans" and ws.problem is None
+    monkeypatch.setattr(generate_workspace, "write_png", boom)  # saving runs on the worker too
+    with (
+        qtbot.waitSignal(ws.warning, timeout=RUN_TIMEOUT_MS) as warned,
+        qtbot.waitSignal(ws.saved, timeout=RUN_TIMEOUT_MS) as saved,
+    ):
+        assert ws.save_image(tmp_path / "x.png", scale=1) is not None
+    assert saved.args == [None] and not (tmp_path / "x.png").exists()
+    assert_one_sentence(warned.args[0])
+    still_up(window, bridge)
 
 
 def test_a_failure_showing_a_result_is_a_sentence_too(qtbot, window, bridge, monkeypatch) -> None:
