@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from gan_studio.runtime.cancel import Cancelled, CancelToken
 from gan_studio.runtime.jobs import JobContext, ModelCache, Request, Result, error_sentence
+from gan_studio.runtime.memory import release_free_memory
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 log = logging.getLogger(__name__)
 
+TRIM_AFTER_S = 0.25  # jobs at least this long hand their freed memory back (see runtime.memory)
 StartedFn = Callable[[Request], None]
 ProgressCallback = Callable[[int, float, str], None]
 ResultFn = Callable[[Result], None]
@@ -278,6 +280,8 @@ class DeviceWorker:
         else:
             result = Result(request.id, request.kind, ok=True, value=value, seconds=seconds)
         del value, ctx  # drop references to big tensors before waiting for the next request
+        if seconds >= TRIM_AFTER_S:  # a big job's freed activations go back to the system (glibc keeps them)
+            release_free_memory()
         self._emit(self._on_result, result)
 
     @staticmethod
