@@ -177,6 +177,8 @@ def soak(args: argparse.Namespace, log=print) -> dict:
     return {
         "samples": samples,
         "warmup_rounds": warm_rounds,
+        "warmup_generations": after_warmup["generations"],
+        "warmup_waypoints": after_warmup["waypoints"],
         "rss_start_mb": samples[0]["rss_mb"],
         "rss_after_warmup_mb": after_warmup["rss_mb"],
         "rss_end_mb": samples[-1]["rss_mb"],
@@ -214,7 +216,10 @@ def _markdown(data: dict) -> str:
         f"(catalog seed {HELD_OUT_SEED} titles typed one word at a time through the Generate workspace's job, a new "
         f"seed per title, its incremental session reused) and {s['waypoints']} REDS waypoints in "
         f"{s['traversals']} traversals (the Explore workspace's job, lasso held / rest varied), interleaved in "
-        f"{data['rounds']} rounds. RSS read from /proc/self/statm after a garbage collection."),
+        f"{data['rounds']} rounds. RSS read from /proc/self/statm after a garbage collection. The warm-up "
+        f"({s['warmup_generations']} generations, {s['warmup_waypoints']} waypoints) loads the model and takes the "
+        "first traversal's one-time imports; the incremental session keeps up to 1,024 prefixes (full after about "
+        "1,100 generations), so a warm-up shorter than that counts the cache filling as growth."),
         "",
         "| | MB |",
         "|---|---|",
