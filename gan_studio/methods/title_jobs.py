@@ -134,10 +134,15 @@ def _entry(models, device: str, path: str | os.PathLike | None, generator: Title
             "(train them with `gan-studio train restgan`)."
         ) from None
     # New weights at the same path (a training run finishing) are picked up without restarting the app.
-    key = f"restgan:{weights.resolve()}:{stat.st_mtime_ns}:{stat.st_size}"
+    stem = f"restgan:{weights.resolve()}:"
+    key = f"{stem}{stat.st_mtime_ns}:{stat.st_size}"
 
     def load() -> _Entry:
         gen = load_title_generator(weights, device)
+        # The older weights of this path (and their session's images) would otherwise stay for good.
+        for name, dev in models:  # a snapshot of the keys
+            if name.startswith(stem) and name != key and dev == str(device):
+                models.pop(name, dev)
         return _Entry(gen, IncrementalSession(gen), TitleReader.from_generator(gen))
 
     return models.get_or_load(key, load)

@@ -59,6 +59,23 @@ def test_draw_title_caches_the_model_and_the_session(tiny_path) -> None:
         draw_title(ctx, "x", 0, "fast", path=tiny_path)
 
 
+def test_new_weights_at_the_same_path_replace_the_old_entry(tmp_path) -> None:
+    import os
+    import shutil
+
+    from tests.tiny_models import save_tiny_text_to_image as save
+
+    path = save(tmp_path)
+    ctx = Ctx()
+    assert isinstance(draw_title(ctx, "black jeans", 1, path=path), TitleImages)
+    other = save(tmp_path / "other")
+    for f in other.parent.iterdir():  # a training run writing its final weights (and manifest) there
+        shutil.copy(f, path.parent / f.name)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert isinstance(draw_title(ctx, "black jeans", 1, path=path), TitleImages)
+    assert len(ctx.models) == 1  # the old model and its session's images are gone
+
+
 def test_missing_and_broken_models_are_values(tmp_path, monkeypatch) -> None:
     out = draw_title(Ctx(), "black jeans", 0, path=tmp_path / "none.safetensors")
     assert isinstance(out, ModelUnavailable) and out.message.startswith("No text-to-image model at")
