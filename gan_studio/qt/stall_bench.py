@@ -10,6 +10,7 @@ Explore (the worker's first traversal imports parts of torch, holding the GIL), 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -274,6 +275,7 @@ def measure_stalls(
                 "export": lambda: phase_export(window, export, tmp / "dataset"),
                 "explore-export": lambda: phase_explore_export(window, tmp / "explore"),
             }[name]
+            late: list[float] | None = None
             try:
                 if name in ("fit", "export") and not prepared:
                     if labeled is None:
@@ -282,11 +284,13 @@ def measure_stalls(
                     prepared = True
                 start = time.perf_counter()
                 probe.start()
+                late = []
                 info = run() or {}
             except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
                 info = {"error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
-            late = probe.stop()
-            results[name] = {**info, **stats(late), "seconds": time.perf_counter() - start}
+            if late is not None:  # the probe ran: its figures stand even when the job failed
+                info.update(stats(probe.stop()))
+            results[name] = {**info, "seconds": time.perf_counter() - start}
             r = results[name]
             log(f"{name}: " + (f"failed: {r['error']}" if "error" in r else
                 f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, max {r['max_ms']:.0f} ms over "
@@ -296,6 +300,7 @@ def measure_stalls(
         window.close()
         window.bridge.shutdown(timeout=30)
         window.deleteLater()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "phases": results,
         "interval_ms": interval_ms,

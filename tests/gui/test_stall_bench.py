@@ -83,3 +83,9 @@ def test_bad_phases_are_one_sentence(tmp_path, capsys) -> None:
     assert main(["bench", "gui-stalls", "--phases", "idle,nap", "--out", str(tmp_path)]) == 2
     assert "unknown phase nap" in capsys.readouterr().err
     assert main(["bench", "gui-stalls", "--phases", "explore-export", "--out", str(tmp_path)]) == 2
+
+
+def test_a_failing_phase_is_a_sentence_and_the_next_one_runs(qapp) -> None:
+    result = measure_stalls(titles=[], phases=("fit", "idle"), idle_s=0.2, log=lambda _line: None)
+    assert result["phases"]["fit"]["error"] == "no labeled folder to import"
+    assert "p99_ms" not in result["phases"]["fit"] and result["phases"]["idle"]["n"] >= 1
