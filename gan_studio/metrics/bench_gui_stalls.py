@@ -41,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--phases", default=",".join(PHASES), help=f"comma-separated, of {', '.join(PHASES)} (default: all)"
     )
+    p.add_argument(
+        "--discovery",
+        action="store_true",
+        help="keep Generate's discovery panel on (nearest catalog items; its index is built on first use)",
+    )
     p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     p.add_argument("--out", default="docs/benchmarks")
@@ -67,7 +72,8 @@ def _markdown(data: dict) -> str:
             f"The real main window, offscreen. A probe timer on the GUI thread asks to fire every "
             f"{data['result']['interval_ms']} ms; each firing's lateness (time since the previous one minus the "
             f"interval) is how long the event loop could not run. Keys are typed one per {data['result']['key_ms']} ms "
-            "through the event loop; each word's image is painted before the next word. Stalls of a loaded machine "
+            "through the event loop; each word's image is painted before the next word (Generate's discovery panel "
+            f"{'on' if data['discovery'] else 'off'}). Stalls of a loaded machine "
             "show in the idle row: compare each p99 with it."
         ),
         "",
@@ -138,6 +144,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     model = None if args.model == "builtin" else str(Path(args.model))
     options = {"model_path": model} if model else {}
+    generate_options = {**options, "discovery": bool(args.discovery)}
     with tempfile.TemporaryDirectory(prefix="gan-studio-labeled-") as tmp:
         labeled = None
         if "fit" in phases or "export" in phases:
@@ -146,7 +153,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
         result = measure_stalls(
             titles=[title_of(TITLE_SEED, i) for i in range(args.words)], words=args.words,
             waypoints=args.waypoints, fit_steps=args.fit_steps, export=args.export, labeled=labeled,
-            interval_ms=args.interval_ms, phases=phases, generate_options=options, explore_options=options,
+            interval_ms=args.interval_ms, phases=phases, generate_options=generate_options, explore_options=options,
             dataset_options={"generator": model} if model else None,
         )  # fmt: skip
     import torch
@@ -155,6 +162,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
         "command": "gan-studio bench gui-stalls " + " ".join(getattr(args, "argv", [])[2:]),
         "model": args.model,
         "goal_p99_ms": GOAL_P99_MS,
+        "discovery": bool(args.discovery),
         "torch_threads": torch.get_num_threads(),
         "titles_seed": TITLE_SEED,
         "labeled_items": {"seed": LABELED[0], "start": LABELED[1], "count": LABELED[2]},

@@ -254,7 +254,7 @@ def measure_stalls(
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
     window = MainWindow(
         builtin_count=8, show_dialogs=False,
-        generate_options={"discovery": False, **(generate_options or {})},
+        generate_options={"discovery": False, **(generate_options or {})},  # discovery: the caller's choice
         explore_options=explore_options, dataset_options=dataset_options,
     )  # fmt: skip
     window.resize(1280, 820)
