@@ -265,7 +265,7 @@ def _fake_item(seed: int, index: int, size: int) -> CatalogItem:
 
 class _FakeTable:
     @classmethod
-    def load(cls, path=None):
+    def load(cls, path=None, verify=True):
         return cls()
 
     def __len__(self):
