@@ -79,7 +79,11 @@ class GanTrainConfig:
     beta1: float = 0.0
     beta2: float = 0.9
     kl_weight: float = 0.05  # 1.0 collapsed c to the prior within 300 steps (text ignored)
-    aux_weight: float = 1.0
+    aux_weight: float = 1.0  # the generator's auxiliary term (what the prefix states)
+    # The discriminators' (and text heads') auxiliary term on real labels. Measured on the 128 px run after 3000
+    # steps at 1.0: D1's heads read gender right on 44% of held-out real items and type on 56%, so the
+    # generator's auxiliary gradient carried little of either.
+    aux_d_weight: float = 1.0
     mismatch_weight: float = 1.0
     full_title_p: float = 0.4  # ReStGAN: share of samples on whole titles; the rest on a uniform prefix
     ema: float = 0.999
@@ -384,7 +388,7 @@ def train_step(
     if stage == 1 and tr.text_aux is not None:
         aux_d = aux_d + _aux_loss(run["text_aux"](h), b.stated, unused_text)
     opt_d.zero_grad(set_to_none=True)
-    (loss_d + cfg.aux_weight * aux_d).backward()
+    (loss_d + cfg.aux_d_weight * aux_d).backward()
     _drop_grads(d.aux, unused_d)
     _drop_grads(tr.text_aux, unused_text)
     opt_d.step()
@@ -584,7 +588,9 @@ def train_gan(
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     model.to(device)
-    nhwc = cfg.channels_last and model.gan_config.backbone != "plain" and device.type == "cpu"  # measured there
+    nhwc = (
+        cfg.channels_last and model.gan_config.backbone != "plain" and device.type == "cpu"
+    )  # measured there
     if nhwc:  # before the averaged copies are made, so they share the layout
         model.to(memory_format=torch.channels_last)
     tr = build_trainer(model, cfg)

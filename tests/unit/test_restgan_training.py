@@ -116,3 +116,27 @@ def test_sigint_stops_after_the_whole_step_and_saves_it(data, tmp_path):
     resumed = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b")
     a, b = _weights(full.model), _weights(resumed.model)
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
+
+
+@pytest.mark.parametrize("weight", [0.0, 4.0])
+def test_discriminator_auxiliary_weight_scales_only_the_discriminator_heads(data, weight):
+    from gan_studio.train.restgan import build_trainer, train_step
+
+    d, vocab, table = data
+    gan = GanConfig.tiny()
+    torch.manual_seed(0)
+    model = new_model(GanTrainConfig.tiny("restgan"), gan, vocab, table)
+    cfg = dataclasses.replace(GanTrainConfig.tiny("restgan"), aux_d_weight=weight, channels_last=False)
+    tr = build_trainer(model, cfg)
+    assert tr.d1.aux is not None
+    before = {k: v.detach().clone() for k, v in tr.d1.aux.named_parameters()}  # (not spectral norm's buffers)
+    train_step(tr, sample_batch(d, cfg, gan, step=0, stage=1), cfg, stage=1, step=0)
+    moved = any(not torch.equal(before[k], v) for k, v in tr.d1.aux.named_parameters())
+    assert moved == (weight > 0)  # the heads learn from real labels only through this term
+
+
+def test_negative_auxiliary_weight_is_one_sentence(tmp_path, capsys):
+    from gan_studio.cli import main
+
+    assert main(["train", "restgan", "--tiny", "--aux-weight-d", "-1", "--out", str(tmp_path / "x")]) == 2
+    assert "--aux-weight and --aux-weight-d must be numbers >= 0" in capsys.readouterr().err
