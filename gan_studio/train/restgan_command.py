@@ -35,6 +35,7 @@ def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
             "stage2_mode": args.stage2_mode,
             "aux_weight": args.aux_weight,
             "aux_d_weight": args.aux_weight_d,
+            "layout_weight": args.layout_weight,
             "stage1_seconds": args.stage1_seconds,
             "stage2_seconds": args.stage2_seconds,
             "checkpoint_every": args.checkpoint_every,
@@ -234,8 +235,8 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         raise ValueError(f"--stage1-steps must be >= {least_stage1}, --stage2-steps >= 0 and --batch >= 2")
     if args.fresh_stage2 and not args.init:
         raise ValueError("--fresh-stage2 only makes sense with --init")
-    if not (cfg.aux_weight >= 0 and cfg.aux_d_weight >= 0):  # also refuses nan
-        raise ValueError("--aux-weight and --aux-weight-d must be numbers >= 0")
+    if not (cfg.aux_weight >= 0 and cfg.aux_d_weight >= 0 and cfg.layout_weight >= 0):  # also refuses nan
+        raise ValueError("--aux-weight, --aux-weight-d and --layout-weight must be numbers >= 0")
     init_state = Path(args.init_state) if getattr(args, "init_state", None) else None
     if init_state is not None and (not args.init or args.fresh_stage2):
         raise ValueError("--init-state needs --init (the weights that run wrote) and no --fresh-stage2")
@@ -361,6 +362,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         help="ReStGAN: weight of the discriminators' auxiliary term on real labels (1.0)",
+    )
+    p.add_argument(
+        "--layout-weight",
+        type=float,
+        default=None,
+        help="weight of the layout term: L1 to the row's real image at 32 px, on whole-title rows (0, off)",
     )
     p.add_argument("--tiny", action="store_true", help="tiny config for tests")
     p.add_argument("--no-progress", action="store_true")

@@ -139,4 +139,29 @@ def test_negative_auxiliary_weight_is_one_sentence(tmp_path, capsys):
     from gan_studio.cli import main
 
     assert main(["train", "restgan", "--tiny", "--aux-weight-d", "-1", "--out", str(tmp_path / "x")]) == 2
-    assert "--aux-weight and --aux-weight-d must be numbers >= 0" in capsys.readouterr().err
+    assert "--aux-weight, --aux-weight-d and --layout-weight must be numbers >= 0" in capsys.readouterr().err
+
+
+def test_layout_term_counts_only_whole_title_rows(data):
+    from gan_studio.train.restgan import build_trainer, train_step
+
+    d, vocab, table = data
+    gan = GanConfig.tiny()
+    cfg = dataclasses.replace(
+        GanTrainConfig.tiny("restgan"), layout_weight=2.0, layout_size=4, channels_last=False
+    )
+    torch.manual_seed(0)
+    tr = build_trainer(new_model(cfg, gan, vocab, table), cfg)
+    b = sample_batch(d, cfg, gan, step=0, stage=1)
+    whole = dataclasses.replace(b, full=torch.ones_like(b.full))
+    assert train_step(tr, whole, cfg, stage=1, step=0)["layout"].item() > 0.0
+    prefixes = dataclasses.replace(b, full=torch.zeros_like(b.full))
+    assert train_step(tr, prefixes, cfg, stage=1, step=1)["layout"].item() == 0.0
+    off = dataclasses.replace(cfg, layout_weight=0.0)
+    assert train_step(tr, whole, off, stage=1, step=2)["layout"].item() == 0.0
+
+
+def test_stackgan_rows_are_always_whole_titles(data):
+    d, _, _ = data
+    cfg = GanTrainConfig.tiny("stackgan")
+    assert bool(sample_batch(d, cfg, GanConfig.tiny(), step=0, stage=1).full.all())
