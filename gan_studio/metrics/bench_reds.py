@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--reverse-chunk", type=int, default=512, help="VJPs per batch for the reverse-mode Jacobian"
     )
+    p.add_argument(
+        "--no-reverse",
+        action="store_true",
+        help="skip timing the full reverse-mode Jacobian (minutes per call at 128 px; the report says so)",
+    )
     p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
     p.add_argument("--results", default=None, help="JSONL of per-path results (resumes); default in --out")
     p.add_argument("--out", default="docs/benchmarks")
@@ -81,10 +87,12 @@ def _log(t0: float, msg: str) -> None:
     print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
 
 
-def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int) -> dict:
+def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int, reverse: bool = True) -> dict:
     """Milliseconds per REDS waypoint (forward-mode Jacobian + features + eigenproblem + step), and the image
-    Jacobian alone by forward mode, finite differences and reverse mode, all at the same latent."""
+    Jacobian alone by forward mode, finite differences and (unless ``reverse`` is off) reverse mode, all at the
+    same latent."""
     m = movable_dims(protocol)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     settings = TraversalSettings(steps=waypoints)
     list(traverse(protocol, latent, fixed, vary, TraversalSettings(steps=1)))  # warm up
     t = time.perf_counter()
@@ -99,6 +107,15 @@ def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int) -> 
         for _ in range(waypoints):
             _, _tangents, _ = image_tangents(protocol.synthesize, latent, basis, mode)
         timings[mode] = (time.perf_counter() - t) / waypoints
+    common = {
+        "movable_dims": m,
+        "ms_per_waypoint_reds": 1000 * per_waypoint,
+        "ms_jacobian_forward": 1000 * timings["forward"],
+        "ms_jacobian_finite_difference": 1000 * timings["finite"],
+        **({} if load is None else {"load_average_1min": load}),
+    }
+    if not reverse:
+        return common
     t = time.perf_counter()
     full = image_jacobian_reverse(protocol.synthesize, latent, chunk)
     timings["reverse"] = time.perf_counter() - t
@@ -107,11 +124,8 @@ def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int) -> 
         (full[:, :m] - forward.reshape(m, -1).T).norm() / full[:, :m].norm().clamp_min(1e-12)
     )  # forward vs reverse on the movable coordinates
     return {
-        "movable_dims": m,
+        **common,
         "image_outputs": int(full.shape[0]),
-        "ms_per_waypoint_reds": 1000 * per_waypoint,
-        "ms_jacobian_forward": 1000 * timings["forward"],
-        "ms_jacobian_finite_difference": 1000 * timings["finite"],
         "ms_jacobian_reverse_full": 1000 * timings["reverse"],
         "reverse_over_forward_jacobian": timings["reverse"] / timings["forward"],
         "reverse_jacobian_over_reds_waypoint": timings["reverse"] / per_waypoint,
@@ -196,6 +210,22 @@ def summarize(records: list[dict], pairs) -> dict:
     return {"pairs": per_pair, "mean_over_pairs_drift_vs_best_baseline": overall}
 
 
+def _reverse_lines(sp: dict) -> list[str]:
+    return [
+        (
+            f"| image Jacobian, reverse mode (one VJP per output, {sp['image_outputs']} outputs) | "
+            f"{sp['ms_jacobian_reverse_full']:.0f} |"
+        ),
+        "",
+        (
+            f"Reverse-mode full Jacobian / forward-mode Jacobian: **{sp['reverse_over_forward_jacobian']:.0f}x**; "
+            f"reverse-mode Jacobian alone / a whole REDS waypoint: **{sp['reverse_jacobian_over_reds_waypoint']:.0f}x** "
+            f"(target ≥ 5x: {'met' if sp['reverse_jacobian_over_reds_waypoint'] >= 5 else 'not met'}). Forward and "
+            f"reverse Jacobians agree to {sp['forward_vs_reverse_relative_error']:.1e} (relative)."
+        ),
+    ]
+
+
 def _markdown(data: dict) -> str:
     s = data["summary"]
     sp = data["speed"]
@@ -252,8 +282,15 @@ def _markdown(data: dict) -> str:
         "## Speed (one waypoint at the shipped resolution)",
         "",
         (
-            f"Movable latent coordinates m = {sp['movable_dims']}, image outputs {sp['image_outputs']}; "
+            f"Movable latent coordinates m = {sp['movable_dims']}; "
             f"torch threads {data['machine'].get('torch_threads', '?')}."
+            + (
+                f" The machine's 1-minute load average when the timing started: {sp['load_average_1min']:.1f} "
+                f"({data['machine'].get('cpu_cores_available', '?')} CPUs); above that count, other jobs shared the cores and "
+                "the times are inflated."
+                if "load_average_1min" in sp
+                else ""
+            )
         ),
         "",
         "| what | ms |",
@@ -261,14 +298,12 @@ def _markdown(data: dict) -> str:
         f"| REDS waypoint (forward-mode Jacobian, features, eigenproblem, step) | {sp['ms_per_waypoint_reds']:.0f} |",
         f"| image Jacobian, forward mode (m directions in one batch) | {sp['ms_jacobian_forward']:.0f} |",
         f"| image Jacobian, central finite differences | {sp['ms_jacobian_finite_difference']:.0f} |",
-        f"| image Jacobian, reverse mode (one VJP per output) | {sp['ms_jacobian_reverse_full']:.0f} |",
-        "",
-        (
-            f"Reverse-mode full Jacobian / forward-mode Jacobian: **{sp['reverse_over_forward_jacobian']:.0f}x**; "
-            f"reverse-mode Jacobian alone / a whole REDS waypoint: **{sp['reverse_jacobian_over_reds_waypoint']:.0f}x** "
-            f"(target ≥ 5x: {'met' if sp['reverse_jacobian_over_reds_waypoint'] >= 5 else 'not met'}). Forward and "
-            f"reverse Jacobians agree to {sp['forward_vs_reverse_relative_error']:.1e} (relative)."
-        ),
+    ]
+    if "ms_jacobian_reverse_full" not in sp:
+        lines += ["", "The full reverse-mode Jacobian was not timed in this run (`--no-reverse`)."]
+    else:
+        lines += _reverse_lines(sp)
+    lines += [
         "",
         "Mean seconds per path: "
         + "; ".join(
@@ -345,11 +380,21 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     speed = None
     if speed_file.exists():  # a resumed run keeps the timings its first part measured
         saved = json.loads(speed_file.read_text())
-        if saved.get("settings") == {**key, "waypoints": args.speed_waypoints}:
+        if saved.get("settings") == {**key, "waypoints": args.speed_waypoints} and (
+            args.no_reverse or "ms_jacobian_reverse_full" in saved["speed"]
+        ):
             speed = saved["speed"]
     if speed is None:
         _log(t0, "timing the Jacobians")
-        speed = measure_speed(protocol, latent, fixed, vary, args.speed_waypoints, args.reverse_chunk)
+        speed = measure_speed(
+            protocol,
+            latent,
+            fixed,
+            vary,
+            args.speed_waypoints,
+            args.reverse_chunk,
+            reverse=not args.no_reverse,
+        )
         speed_file.write_text(
             json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed})
         )
@@ -384,5 +429,6 @@ def bench_reds_command(args: argparse.Namespace) -> int:
     print(
         f"REDS drift / best baseline, mean over pairs: reds {o['reds']:.3f}, reds-plain {o['reds-plain']:.3f}"
     )
-    print(f"reverse-mode Jacobian / REDS waypoint: {speed['reverse_jacobian_over_reds_waypoint']:.1f}x")
+    if "reverse_jacobian_over_reds_waypoint" in speed:
+        print(f"reverse-mode Jacobian / REDS waypoint: {speed['reverse_jacobian_over_reds_waypoint']:.1f}x")
     return 0

@@ -37,3 +37,17 @@ def test_results_of_other_weights_are_not_read_back(tmp_path):
         assert main([*common, "--model", str(path)]) == 0
     records = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(records) == 2 and records[0]["settings"]["sha256"] != records[1]["settings"]["sha256"]
+
+
+def test_no_reverse_skips_the_full_jacobian_and_says_so(tmp_path):
+    model = save_tiny_text_to_image(tmp_path / "model")
+    out = tmp_path / "out"
+    args = ["bench", "reds", "--model", str(model), "--seeds", "1", "--pairs", "1", "--steps", "1",
+            "--speed-waypoints", "1", "--no-reverse", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    speed = json.loads((out / "reds.json").read_text())["speed"]
+    assert "ms_jacobian_reverse_full" not in speed and speed["ms_jacobian_forward"] > 0
+    assert "not timed in this run (`--no-reverse`)" in (out / "reds.md").read_text()
+    # A later run that asks for the reverse timing does not take the saved timings without it.
+    assert main([a for a in args if a != "--no-reverse"] + ["--reverse-chunk", "4096"]) == 0
+    assert "ms_jacobian_reverse_full" in json.loads((out / "reds.json").read_text())["speed"]
