@@ -117,6 +117,17 @@ def _run_lines(t: dict) -> str:
     if c.get("stage1_seconds") or c.get("stage2_seconds"):
         budget = f"; time budget stage I {c.get('stage1_seconds', 0):g} s, stage II {c.get('stage2_seconds', 0):g} s"
     where = t.get("device") or f"{t.get('threads', '?')} CPU thread(s)"
+    weights = [
+        f"{label} {c[key]:g}"
+        for key, label, default in (
+            ("aux_weight", "generator auxiliary weight", 1.0),
+            ("aux_d_weight", "discriminator auxiliary weight", 1.0),
+            ("layout_weight", "layout term weight (L1 at 32 px, whole titles)", 0.0),
+        )
+        if c.get(key, default) != default
+    ]
+    if weights:
+        budget += "; " + ", ".join(weights)
     return (
         f"- Command: `{t.get('command')}`\n"
         f"- Seed {t.get('seed')}; stage I {t.get('steps', {}).get('stage1')} steps, stage II "

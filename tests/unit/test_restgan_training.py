@@ -165,3 +165,12 @@ def test_stackgan_rows_are_always_whole_titles(data):
     d, _, _ = data
     cfg = GanTrainConfig.tiny("stackgan")
     assert bool(sample_batch(d, cfg, GanConfig.tiny(), step=0, stage=1).full.all())
+
+
+def test_model_card_names_the_loss_weights_a_run_changed():
+    from gan_studio.train.restgan_command import _run_lines
+
+    plain = _run_lines({"config": {"aux_weight": 1.0, "aux_d_weight": 1.0, "layout_weight": 0.0}, "seed": 5})
+    assert "weight" not in plain.split("; stage II")[0]
+    changed = _run_lines({"config": {"aux_d_weight": 4.0, "layout_weight": 10.0}, "seed": 5})
+    assert "discriminator auxiliary weight 4" in changed and "layout term weight" in changed
