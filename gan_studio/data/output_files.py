@@ -7,6 +7,8 @@
   are written under temporary names first and moved into place only when every one was written.
 - :func:`check_file_target` / :func:`check_folder_target` find an unwritable destination before any work is done.
 - :func:`output_lock` keeps two writers out of one destination at once.
+- Temporary files and staging folders carry the writer's pid; the first write into a folder removes those a killed
+  writer (SIGKILL, power loss) left there (pid gone, untouched for two minutes), once per folder and process.
 
 Every ``OSError`` met becomes an :class:`OutputError` (a ``ValueError``: ``gan-studio`` prints it as one sentence
 with exit code 2) that says what is wrong: permission denied, read-only file system, a missing folder, a file where a
@@ -134,10 +136,51 @@ def _make_folder(folder: Path) -> list[Path]:
     return missing
 
 
+_LEFTOVER = re.compile(r"\..+\.p(\d+)-[0-9a-f]{8}\.tmp|" + re.escape(_STAGING_PREFIX) + r"p(\d+)-[0-9a-z_]+")
+# A leftover is removed only once untouched this long too: a pid alone cannot tell a writer on another machine
+# (a shared folder) from a dead one, and a live writer touches its file or staging folder far more often.
+_LEFTOVER_AGE_S = 120.0
+_swept: set[Path] = set()
+
+
+def sweep_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files and staging folders in ``folder`` whose writer process is gone (killed before it
+    could clean up); returns what was removed. Runs once per folder and process; never raises."""
+    try:
+        key = folder.resolve()
+    except OSError:
+        return []
+    if key in _swept:
+        return []
+    _swept.add(key)
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        m = _LEFTOVER.fullmatch(entry.name)
+        pid = int(m.group(1) or m.group(2)) if m else 0
+        if m is None or pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            if time.time() - entry.lstat().st_mtime < _LEFTOVER_AGE_S:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
 def _temp_file(folder: Path, name: str) -> tuple[int, Path]:
-    """A new file in ``folder`` with a hidden unique name and the umask's mode."""
+    """A new file in ``folder`` with a hidden unique name (holding this process's pid) and the umask's mode."""
+    sweep_leftovers(folder)
     for _ in range(100):
-        tmp = folder / f".{name}.{os.urandom(4).hex()}.tmp"
+        tmp = folder / f".{name}.p{os.getpid()}-{os.urandom(4).hex()}.tmp"
         try:
             return os.open(
                 tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), _FILE_MODE
@@ -243,7 +286,8 @@ class StagedOutputs:
             if staged.parent == folder:
                 return staged
         with output_errors(folder):
-            staged = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
+            sweep_leftovers(folder)
+            staged = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}p{os.getpid()}-", dir=folder))
         self._staging.append(staged)
         return staged
 

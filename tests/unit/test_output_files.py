@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,32 @@ def test_the_shipped_color_table_is_checked_like_the_weights(resources):
     assert str(table) in str(info.value) and "\n" not in str(info.value)
     assert len(ColorTable.load(verify=False)) > 0  # what training a new classifier on a rebuilt table uses
     assert len(ColorTable.load(table)) > 0  # a user's own table has no recorded hash to check
+
+
+def test_leftovers_of_a_killed_writer_are_removed_on_the_next_write(tmp_path, monkeypatch):
+    import sys
+
+    from gan_studio.data import output_files
+
+    monkeypatch.setattr(output_files, "_swept", set())
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    dead = int(gone.stdout)  # a process that has exited
+    old = time.time() - 600
+    stale_file = tmp_path / f".frame_000.png.p{dead}-0123abcd.tmp"
+    stale_dir = tmp_path / f"{output_files._STAGING_PREFIX}p{dead}-ab12_x"
+    live_dir = tmp_path / f"{output_files._STAGING_PREFIX}p{os.getppid()}-cd34"  # its writer still runs
+    fresh = tmp_path / f".g.png.p{dead}-89abcdef.tmp"  # too recent to tell from a writer on another machine
+    other = tmp_path / ".notes.tmp"  # not ours: never touched
+    stale_dir.mkdir()
+    (stale_dir / "step_00.png").write_bytes(b"x")
+    live_dir.mkdir()
+    for p in (stale_file, fresh, other):
+        p.write_bytes(b"half")
+    for p in (stale_file, stale_dir, live_dir, other):
+        os.utime(p, (old, old))
+    output_files.write_text(tmp_path / "steps.json", "{}")
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert live_dir.exists() and fresh.exists() and other.exists()
+    assert (tmp_path / "steps.json").read_text() == "{}"
