@@ -60,6 +60,7 @@ from gan_studio.qt.dataset_items import LabeledItemList
 from gan_studio.qt.dataset_samples import SampleBrowser
 from gan_studio.qt.job_client import JobClient
 from gan_studio.qt.loss_plot import LossRelay
+from gan_studio.qt.message_line import MessageLine
 from gan_studio.runtime.jobs import JobContext, Result
 
 IMPORT_KIND = "dataset.import"
@@ -141,7 +142,7 @@ class DatasetWorkspace(QWidget):
         self._sized = False  # the columns get their first widths when first shown (or from the settings)
         self._build()
         self.jobs.bridge.progress.connect(self._on_progress)
-        self._set_message(HINT)
+        self.message_label.say(HINT)
         self._update_actions()
 
     # ------------------------------------------------------------------------------------------------ building
@@ -179,8 +180,8 @@ class DatasetWorkspace(QWidget):
         top.addWidget(self.source_label, 1)
         for w in (self.builtin_button, self.open_model_button, self.save_model_button):
             top.addWidget(w)
-        self.message_label = QLabel("", objectName="dataset_message", wordWrap=True, minimumWidth=1)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label = MessageLine("dataset_message")
+        self.message_label.forward_problems(self.problem, self.warning)
         self.warnings_label = QLabel("", objectName="dataset_warnings", wordWrap=True, minimumWidth=1)
         self.warnings_label.setStyleSheet("color: #b36b00;")
         self.warnings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -271,12 +272,12 @@ class DatasetWorkspace(QWidget):
         state = "failed"
         if result.cancelled:
             state = "cancelled"
-            self._set_message(CANCELLED.get(kind, "Cancelled."))
+            self.message_label.say(CANCELLED.get(kind, "Cancelled."))
             self.message.emit(CANCELLED.get(kind, "Cancelled."))
         elif not result.ok:
-            self._show_problem(f"The {JOB_NAMES.get(kind, kind)} failed: {result.error}.")
+            self.message_label.show_problem(f"The {JOB_NAMES.get(kind, kind)} failed: {result.error}.")
         elif isinstance(result.value, Problem):
-            self._show_problem(result.value.message)
+            self.message_label.show_problem(result.value.message)
         else:
             on_done(result.value)
             state = "done"
@@ -318,11 +319,11 @@ class DatasetWorkspace(QWidget):
         """Import labeled images from one folder or JSON file, or several files; lists them, then inverts them."""
         paths = [str(p) for p in paths]
         if not paths:
-            self._show_problem("Drop or choose a folder or files of labeled images to import.")
+            self.message_label.show_problem("Drop or choose a folder or files of labeled images to import.")
             return None
         self.last_folder = str(Path(paths[0]).parent if Path(paths[0]).is_file() else Path(paths[0]))
         setup, config = self.setup, self.base_config
-        self._set_message(f"Importing {paths[0] if len(paths) == 1 else f'{len(paths)} files'}…")
+        self.message_label.say(f"Importing {paths[0] if len(paths) == 1 else f'{len(paths)} files'}…")
         self.items_progress.show()
         return self._submit(
             IMPORT_KIND, lambda ctx: import_job(ctx, paths, setup, config), self._on_imported,
@@ -336,7 +337,9 @@ class DatasetWorkspace(QWidget):
         self.source_label.setText(f"<b>{len(outcome.items)}</b> labeled image(s) · {outcome.format}")
         self.source_label.setToolTip(outcome.where)
         self._set_warnings(outcome.warnings)
-        self._set_message(f"Imported {what}." + (f" {outcome.skipped} skipped." if outcome.skipped else ""))
+        self.message_label.say(
+            f"Imported {what}." + (f" {outcome.skipped} skipped." if outcome.skipped else "")
+        )
         self.message.emit(f"Imported {what}.")
         self.invert()
 
@@ -404,7 +407,7 @@ class DatasetWorkspace(QWidget):
     def fit_config(self) -> LabelGeneratorConfig | None:
         tasks = self.fit_panel.tasks()
         if not tasks:
-            self._show_problem("Check at least one task to learn: masks, keypoints or depth.")
+            self.message_label.show_problem("Check at least one task to learn: masks, keypoints or depth.")
             return None
         return replace(
             self.base_config,
@@ -416,7 +419,9 @@ class DatasetWorkspace(QWidget):
     def fit(self) -> int | None:
         """Fit the label generator on the imported images; losses stream into the plot."""
         if self.imported is None or not self.imported.labeled:
-            self._show_problem("Import a few labeled images first: the label generator learns from them.")
+            self.message_label.show_problem(
+                "Import a few labeled images first: the label generator learns from them."
+            )
             return None
         config = self.fit_config()
         if config is None:
@@ -467,7 +472,7 @@ class DatasetWorkspace(QWidget):
 
     def save_model(self, folder: str | Path | None = None) -> int | None:
         if self.model is None:
-            self._show_problem("There is no label generator to save yet: fit one first.")
+            self.message_label.show_problem("There is no label generator to save yet: fit one first.")
             return None
         if folder is None:
             folder = QFileDialog.getExistingDirectory(
@@ -478,7 +483,7 @@ class DatasetWorkspace(QWidget):
         key, folder = self.model_key, str(folder)
 
         def saved(path: str) -> None:
-            self._set_message(f"Saved the label generator to {path}.")
+            self.message_label.say(f"Saved the label generator to {path}.")
             self.message.emit(f"Saved the HandsOff model to {path}.")
 
         return self._submit(
@@ -492,7 +497,7 @@ class DatasetWorkspace(QWidget):
         psnr = summary.inversion_psnr
         text = summary.description + (f", inversion PSNR {psnr:.1f} dB" if psnr is not None else "")
         losses = ", ".join(f"{k} {v:.3f}" for k, v in summary.final_losses.items())
-        self._set_message(f"{text}, in {summary.seconds:.1f} s.")
+        self.message_label.say(f"{text}, in {summary.seconds:.1f} s.")
         self.message.emit(f"Label generator ready. {text}" + (f"; final losses {losses}." if losses else "."))
         self.modelReady.emit(summary)
         self.generate_samples()
@@ -502,7 +507,7 @@ class DatasetWorkspace(QWidget):
     def generate_samples(self) -> int | None:
         """Generate and label the first N export candidates of the seed (what an export of this seed holds)."""
         if self.model is None:
-            self._show_problem("Fit a label generator or use the built-in one first.")
+            self.message_label.show_problem("Fit a label generator or use the built-in one first.")
             return None
         key, setup, n, seed = self.model_key, self.setup, self.samples_spin.value(), self.seed_spin.value()
         return self._submit(
@@ -537,7 +542,9 @@ class DatasetWorkspace(QWidget):
         names, titles = [s[0] for s in self.sent], [s[1] for s in self.sent]
         latents = np.stack([s[2] for s in self.sent]) if len({s[2].shape for s in self.sent}) == 1 else None
         if latents is None:
-            self._show_problem("The waypoints sent from Explore have latents of different sizes.")
+            self.message_label.show_problem(
+                "The waypoints sent from Explore have latents of different sizes."
+            )
             return None
         key, setup = self.model_key, self.setup
 
@@ -561,7 +568,7 @@ class DatasetWorkspace(QWidget):
     def export(self, folder: str | Path | None = None) -> int | None:
         """Export N labeled items into ``folder`` (new or empty; a cancelled export there continues)."""
         if self.model is None:
-            self._show_problem("Fit a label generator or use the built-in one before exporting.")
+            self.message_label.show_problem("Fit a label generator or use the built-in one before exporting.")
             return None
         if folder is None:
             folder = QFileDialog.getExistingDirectory(
@@ -573,7 +580,7 @@ class DatasetWorkspace(QWidget):
         key, setup, seed, drop = self.model_key, self.setup, self.seed_spin.value(), self.drop()
         n = self.export_spin.value()
         self.export_progress.setValue(0)
-        self._set_message(f"Exporting {n} items to {folder}…")
+        self.message_label.say(f"Exporting {n} items to {folder}…")
         self.export_progress.setToolTip(f"Exporting {n} items to {folder}")
         return self._submit(
             EXPORT_KIND, lambda ctx: export_job(ctx, key, setup, folder, n, seed, drop), self._on_exported,
@@ -587,20 +594,10 @@ class DatasetWorkspace(QWidget):
     def _on_exported(self, outcome: ExportOutcome) -> None:
         self.export_progress.setValue(1000)
         self.export_progress.setToolTip(outcome.message)
-        self._set_message(outcome.message)
+        self.message_label.say(outcome.message)
         self.message.emit(outcome.message)
 
     # ------------------------------------------------------------------------------------------------ state
-
-    def _set_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("")
-
-    def _show_problem(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #c62828;")
-        self.problem.emit(text)
-        self.warning.emit(text)
 
     def _update_actions(self) -> None:
         fitting, exporting = self.is_running(FIT_KIND), self.is_running(EXPORT_KIND)

@@ -59,6 +59,7 @@ from gan_studio.qt.image_view import ImageView
 from gan_studio.qt.imageutil import to_qpixmap
 from gan_studio.qt.job_client import JobClient
 from gan_studio.qt.lasso_canvas import LassoCanvas
+from gan_studio.qt.message_line import MessageLine
 from gan_studio.qt.traversal_plot import TraversalPlot
 from gan_studio.runtime.jobs import JobContext, Result
 
@@ -210,6 +211,8 @@ class ExploreWorkspace(QWidget):
     # ------------------------------------------------------------------------------------------------ building
 
     def _build(self, title: str, seed: int) -> None:
+        self.message_label = MessageLine("explore_message")
+        self.message_label.forward_problems(self.problem, self.warning)
         self.title_edit = QLineEdit(title)
         self.title_edit.setObjectName("explore_title")
         self.title_edit.setPlaceholderText("A product title, e.g. women's navy slim jeans")
@@ -227,7 +230,7 @@ class ExploreWorkspace(QWidget):
 
         self.canvas = LassoCanvas()
         self.canvas.lassoChanged.connect(self._update_actions)
-        self.canvas.message.connect(self._show_problem)
+        self.canvas.message.connect(self.message_label.show_problem)
         self.frame_view = ImageView()
         self.frame_view.setObjectName("waypoint_image")
         self.frame_view.set_placeholder("Run a traversal to see its waypoints here.")
@@ -349,11 +352,6 @@ class ExploreWorkspace(QWidget):
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setTextVisible(False)
-        self.message_label = QLabel("")
-        self.message_label.setObjectName("explore_message")
-        self.message_label.setWordWrap(True)
-        self.message_label.setMinimumWidth(1)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.jobs.bridge.progress.connect(self._on_progress)
         self.send_generate = QPushButton("Send to Generate")
         self.send_generate.clicked.connect(lambda: self._send(self.sendToGenerate))
@@ -441,10 +439,10 @@ class ExploreWorkspace(QWidget):
         if self._stopped or result.request_id != self._source_id or result.cancelled:
             return
         if not result.ok:
-            self._show_problem(f"The garment could not be drawn: {result.error}.")
+            self.message_label.show_problem(f"The garment could not be drawn: {result.error}.")
         elif isinstance(result.value, ModelUnavailable):
             self.canvas.set_placeholder(result.value.message)
-            self._show_problem(result.value.message)
+            self.message_label.show_problem(result.value.message)
         else:
             self.source = result.value
             self.canvas.set_image(self.source.image)
@@ -483,7 +481,7 @@ class ExploreWorkspace(QWidget):
             except TraversalError as exc:
                 problem = sentence(exc)
         if problem is not None:
-            self._show_problem(problem)
+            self.message_label.show_problem(problem)
             return None
         if self.source is None or (self.source.title, self.source.seed) != (self.title(), self.seed()):
             self.load_source()
@@ -500,7 +498,7 @@ class ExploreWorkspace(QWidget):
         self._run_id = self.jobs.submit(
             TRAVERSAL_KIND, job, self._on_finished, f"Walking the {settings.method} path"
         )
-        self._set_message(f"Walking {settings.steps} waypoints ({settings.method})…")
+        self.message_label.say(f"Walking {settings.steps} waypoints ({settings.method})…")
         self._update_actions()
         return self._run_id
 
@@ -549,11 +547,11 @@ class ExploreWorkspace(QWidget):
         value = result.value
         if result.cancelled:
             state = "cancelled"
-            self._set_message(f"Cancelled after {max(len(self.frames) - 1, 0)} waypoints.")
+            self.message_label.say(f"Cancelled after {max(len(self.frames) - 1, 0)} waypoints.")
         elif not result.ok:
-            self._show_problem(f"The traversal failed: {result.error}.")
+            self.message_label.show_problem(f"The traversal failed: {result.error}.")
         elif isinstance(value, (ModelUnavailable, Problem)):
-            self._show_problem(value.message)
+            self.message_label.show_problem(value.message)
         else:
             self.outcome = value
             if [f.index for f in self.frames] != [f.index for f in value.frames]:
@@ -562,7 +560,7 @@ class ExploreWorkspace(QWidget):
                     self._add_frame(frame)
             self.progress_bar.setValue(1000)
             last = value.frames[-1]
-            self._set_message(
+            self.message_label.say(
                 f"{len(value.frames) - 1} waypoints in {value.seconds:.1f} s: fixed features changed "
                 f"{last.fixed_total:.3g}, varied {last.varied_total:.3g}."
             )
@@ -629,7 +627,7 @@ class ExploreWorkspace(QWidget):
         """Save every waypoint as PNG (``{method}-seed{seed}-{index:03d}.png``, all or none) on the worker;
         returns the request id (None: nothing to export or no folder chosen). ``exported(paths)`` follows."""
         if not self.frames:
-            self._show_problem("There are no waypoints to export yet: run a traversal first.")
+            self.message_label.show_problem("There are no waypoints to export yet: run a traversal first.")
             return None
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Export frames to folder", str(Path.home()))
@@ -647,7 +645,7 @@ class ExploreWorkspace(QWidget):
         """Save the path as a looping animated GIF, upscaled ``scale`` times (nearest), atomically, on the worker;
         returns the request id (None: nothing to export or no file chosen). ``exported([path])`` follows."""
         if not self.frames:
-            self._show_problem("There are no waypoints to export yet: run a traversal first.")
+            self.message_label.show_problem("There are no waypoints to export yet: run a traversal first.")
             return None
         if path is None:
             suggested = str(Path.home() / f"{self._stem()}.gif")
@@ -676,14 +674,14 @@ class ExploreWorkspace(QWidget):
                 return
             value = result.value
             if result.cancelled:
-                self._set_message("The export was cancelled.")
+                self.message_label.say("The export was cancelled.")
             elif not result.ok:
-                self._show_problem(f"{failure}: {result.error}.")
+                self.message_label.show_problem(f"{failure}: {result.error}.")
             elif isinstance(value, Problem):
-                self._show_problem(value.message)
+                self.message_label.show_problem(value.message)
             else:
                 self.message.emit(success(value))
-                self._set_message(success(value))
+                self.message_label.say(success(value))
                 self.exported.emit(value)
                 return
             self.exported.emit([])
@@ -691,16 +689,6 @@ class ExploreWorkspace(QWidget):
         return self.jobs.submit(kind, job, done, "Exporting the path")
 
     # ------------------------------------------------------------------------------------------------ state
-
-    def _set_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("")
-
-    def _show_problem(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #c62828;")
-        self.problem.emit(text)
-        self.warning.emit(text)
 
     def _update_actions(self) -> None:
         self.undo_action.setEnabled(self.canvas.lasso.can_undo())

@@ -44,6 +44,7 @@ from gan_studio.qt.discovery_panel import DiscoveryPanel
 from gan_studio.qt.filmstrip import Filmstrip
 from gan_studio.qt.image_view import ImageView
 from gan_studio.qt.job_client import JobClient
+from gan_studio.qt.message_line import MessageLine
 from gan_studio.qt.title_edit import TitleEdit
 from gan_studio.runtime.jobs import Result
 
@@ -219,10 +220,7 @@ class GenerateWorkspace(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=int(debounce_ms))
         self._debounce.timeout.connect(self.commit)
 
-        self.message_label = QLabel("")
-        self.message_label.setObjectName("title_message")
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label = MessageLine("title_message")
         self.stats_label = QLabel("")
         self.stats_label.setObjectName("generate_stats")
         self.stats_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -502,8 +500,7 @@ class GenerateWorkspace(QWidget):
         self.generated.emit(value)
 
     def _show(self, entry: Shown) -> None:
-        self.message_label.setText(entry.message)
-        self.message_label.setStyleSheet("color: #b36b00;" if entry.message else "")
+        self.message_label.say(entry.message, "warning" if entry.message else "info")
         if self.image_view.image() is None or self.image_view.image().shape[0] != entry.image.shape[0]:
             self._fill_scales(int(entry.image.shape[0]))
         self.filmstrip.set_frames(entry.prefixes, entry.images)
@@ -519,8 +516,7 @@ class GenerateWorkspace(QWidget):
     def _set_problem(self, sentence: str, keep_image: bool = False) -> None:
         changed = sentence != self.problem
         self.problem = sentence
-        self.message_label.setText(sentence)
-        self.message_label.setStyleSheet("color: #c62828;")
+        self.message_label.say(sentence, "error")
         self.stats_label.setText("")
         if not keep_image:
             self.image_view.set_placeholder(sentence)

@@ -31,6 +31,7 @@ from gan_studio.qt.catalog_browser import CatalogBrowser
 from gan_studio.qt.dataset_workspace import DatasetWorkspace, paths_from_mime
 from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
+from gan_studio.qt.message_line import LEVEL_COLORS
 from gan_studio.qt.palette import PaletteWidget, load_clusters
 from gan_studio.qt.settings import app_settings
 from gan_studio.qt.train_workspace import TrainWorkspace
@@ -42,7 +43,6 @@ WORKSPACES: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
     ("train", "Train"),
 )
-LEVEL_COLORS = {"info": None, "warning": "#b36b00", "error": "#c62828"}
 
 
 class LogView(QPlainTextEdit):
