@@ -41,6 +41,7 @@ from gan_studio.methods.dataset_jobs import (
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.traversal_jobs import Problem
 from gan_studio.qt.dataset_view import DatasetView
+from gan_studio.qt.drops import DropTarget, paths_from_mime
 from gan_studio.qt.job_client import JobClient
 from gan_studio.qt.loss_plot import LossRelay
 from gan_studio.runtime.jobs import JobContext, Result
@@ -69,14 +70,7 @@ HINT = (
 )
 
 
-def paths_from_mime(mime: QMimeData) -> list[str]:
-    """The local files and folders among dropped URLs."""
-    if not mime.hasUrls():
-        return []
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
-
-
-class DatasetWorkspace(DatasetView):
+class DatasetWorkspace(DropTarget, DatasetView):
     """Imported labeled images, fit settings with the loss plot, generated samples with the uncertainty
     histogram, and export.
 
@@ -268,20 +262,8 @@ class DatasetWorkspace(DatasetView):
         self.import_paths(paths)
         return True
 
-    def dragEnterEvent(self, event) -> None:
-        if paths_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        if self.handle_drop(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    def accepts_drop(self, mime: QMimeData) -> bool:
+        return bool(paths_from_mime(mime))
 
     # ------------------------------------------------------------------------------------------------ fitting
 
