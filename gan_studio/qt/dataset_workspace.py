@@ -334,16 +334,14 @@ class DatasetWorkspace(DropTarget, DatasetView):
         )
 
     def save_model(self, folder: str | Path | None = None) -> int | None:
-        if self.model is None:
-            self.message_label.show_problem("There is no label generator to save yet: fit one first.")
-            return None
+        folder = self._folder_for_model(
+            folder,
+            "Save HandsOff model to an empty folder",
+            "There is no label generator to save yet: fit one first.",
+        )
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(
-                self, "Save HandsOff model to an empty folder", self.last_folder
-            )
-            if not folder:
-                return None
-        key, folder = self.model_key, str(folder)
+            return None
+        key = self.model_key
 
         def saved(path: str) -> None:
             self.message_label.say(f"Saved the label generator to {path}.")
@@ -352,6 +350,18 @@ class DatasetWorkspace(DropTarget, DatasetView):
         return self._submit(
             SAVE_KIND, lambda ctx: save_model_job(ctx, key, folder), saved, "Saving the model"
         )
+
+    def _folder_for_model(self, folder: str | Path | None, caption: str, missing: str) -> str | None:
+        """The folder for a job that needs the label generator: ``folder``, or one asked for with ``caption``;
+        None when there is no label generator (after saying ``missing``) or no folder was chosen."""
+        if self.model is None:
+            self.message_label.show_problem(missing)
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, caption, self.last_folder)
+            if not folder:
+                return None
+        return str(folder)
 
     def _on_model(self, summary: ModelSummary) -> None:
         self.model = summary
@@ -430,16 +440,12 @@ class DatasetWorkspace(DropTarget, DatasetView):
 
     def export(self, folder: str | Path | None = None) -> int | None:
         """Export N labeled items into ``folder`` (new or empty; a cancelled export there continues)."""
-        if self.model is None:
-            self.message_label.show_problem("Fit a label generator or use the built-in one before exporting.")
-            return None
+        folder = self._folder_for_model(
+            folder, "Export dataset to an empty folder",
+            "Fit a label generator or use the built-in one before exporting.",
+        )  # fmt: skip
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(
-                self, "Export dataset to an empty folder", self.last_folder
-            )
-            if not folder:
-                return None
-        folder = str(folder)
+            return None
         key, setup, seed, drop = self.model_key, self.setup, self.seed_spin.value(), self.drop()
         n = self.export_spin.value()
         self.export_progress.setValue(0)
