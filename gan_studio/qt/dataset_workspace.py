@@ -18,23 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QMimeData, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from gan_studio.methods.dataset_jobs import (
     DatasetSetup,
@@ -55,9 +40,8 @@ from gan_studio.methods.dataset_jobs import (
 )
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.traversal_jobs import Problem
-from gan_studio.qt.dataset_fit_panel import FitPanel
-from gan_studio.qt.dataset_items import LabeledItemList
-from gan_studio.qt.dataset_samples import SampleBrowser
+from gan_studio.qt.dataset_view import DatasetView
+from gan_studio.qt.drops import DropTarget, paths_from_mime
 from gan_studio.qt.job_client import JobClient
 from gan_studio.qt.loss_plot import LossRelay
 from gan_studio.runtime.jobs import JobContext, Result
@@ -70,7 +54,6 @@ SAMPLES_KIND = "dataset.samples"
 LABEL_KIND = "dataset.label"
 EXPORT_KIND = "dataset.export"
 SAVE_KIND = "dataset.save"
-MAX_WARNINGS_SHOWN = 4
 JOB_NAMES = {
     IMPORT_KIND: "import", INVERT_KIND: "inversion", FIT_KIND: "fit", MODEL_KIND: "model loading",
     SAMPLES_KIND: "sampling", LABEL_KIND: "labeling", EXPORT_KIND: "export", SAVE_KIND: "saving",
@@ -87,14 +70,7 @@ HINT = (
 )
 
 
-def paths_from_mime(mime: QMimeData) -> list[str]:
-    """The local files and folders among dropped URLs."""
-    if not mime.hasUrls():
-        return []
-    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
-
-
-class DatasetWorkspace(QWidget):
+class DatasetWorkspace(DropTarget, DatasetView):
     """Imported labeled images, fit settings with the loss plot, generated samples with the uncertainty
     histogram, and export.
 
@@ -121,12 +97,11 @@ class DatasetWorkspace(QWidget):
         self, bridge, *, generator=None, encoder=None, perceptual=None,
         config: LabelGeneratorConfig | None = None, parent: QWidget | None = None,
     ) -> None:  # fmt: skip
-        super().__init__(parent)
-        self.setObjectName("dataset_workspace")
-        self.setAcceptDrops(True)
+        base_config = config or LabelGeneratorConfig()
+        super().__init__(base_config, parent)
+        self.base_config = base_config
         self.jobs = JobClient(bridge, self)
         self.setup = DatasetSetup(generator, encoder, perceptual)
-        self.base_config = config or LabelGeneratorConfig()
         self.model_key = f"dataset.handsoff:{id(self)}"
         self.relay = LossRelay(self)
         self.relay.lossArrived.connect(self._on_loss)
@@ -138,119 +113,27 @@ class DatasetWorkspace(QWidget):
         self.last_folder = str(Path.home())
         self._ids: dict[str, int | None] = {}  # job kind -> the request this workspace waits for
         self._stopped = False
-        self._sized = False  # the columns get their first widths when first shown (or from the settings)
-        self._build()
-        self.jobs.bridge.progress.connect(self._on_progress)
-        self._set_message(HINT)
+        self._connect()
+        self.message_label.say(HINT)
         self._update_actions()
 
-    # ------------------------------------------------------------------------------------------------ building
-
-    def _build(self) -> None:
-        self.import_folder_action = self._action(
-            "Import folder…", "Import a folder of labeled images", "Ctrl+I"
-        )
+    def _connect(self) -> None:
+        self.message_label.forward_problems(self.problem, self.warning)
         self.import_folder_action.triggered.connect(lambda: self.import_dialog(folder=True))
-        self.import_files_action = self._action(
-            "Import files…", "Import labelme/COCO JSON files or images with their JSON", "Ctrl+Shift+I"
-        )
         self.import_files_action.triggered.connect(lambda: self.import_dialog(folder=False))
-        self.export_action = self._action("Export…", "Export a labeled dataset to a folder", "Ctrl+E")
         self.export_action.triggered.connect(lambda: self.export())
-        self.import_button = QToolButton(objectName="dataset_import")
-        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
-        self.import_button.setDefaultAction(self.import_folder_action)
-        menu = QMenu(self.import_button)
-        menu.addActions([self.import_folder_action, self.import_files_action])
-        self.import_button.setMenu(menu)
-        self.source_label = QLabel("No labeled images yet")
-        self.source_label.setMinimumWidth(1)
-        self.builtin_button = QPushButton("Use built-in model", objectName="dataset_builtin")
-        self.builtin_button.setToolTip("Label generated images with the shipped HandsOff model")
         self.builtin_button.clicked.connect(self.use_builtin)
-        self.open_model_button = QPushButton("Open model…")
-        self.open_model_button.setToolTip("Load a HandsOff model folder (from `gan-studio dataset fit`)")
         self.open_model_button.clicked.connect(lambda: self.open_model())
-        self.save_model_button = QPushButton("Save model…")
-        self.save_model_button.setToolTip("Save the label generator as a HandsOff model folder")
         self.save_model_button.clicked.connect(lambda: self.save_model())
-        top = QHBoxLayout()
-        top.addWidget(self.import_button)
-        top.addWidget(self.source_label, 1)
-        for w in (self.builtin_button, self.open_model_button, self.save_model_button):
-            top.addWidget(w)
-        self.message_label = QLabel("", objectName="dataset_message", wordWrap=True, minimumWidth=1)
-        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings_label = QLabel("", objectName="dataset_warnings", wordWrap=True, minimumWidth=1)
-        self.warnings_label.setStyleSheet("color: #b36b00;")
-        self.warnings_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warnings_label.hide()
-
-        self.items_list = LabeledItemList()
-        self.items_progress = QProgressBar(maximum=1000, textVisible=False, maximumHeight=8)
-        self.items_progress.hide()
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        header = QLabel("<b>Labeled images</b>", toolTip="Each row: the photo, its labels, its inversion")
-        left_layout.addWidget(header)
-        left_layout.addWidget(self.items_list, 1)
-        left_layout.addWidget(self.items_progress)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self._build_samples())
-        self.splitter.addWidget(self._build_panel())
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setChildrenCollapsible(False)
-
-        # In a window too small for three columns they scroll instead of widening the window. (The splitter is
-        # the scrolled widget itself: a layout with word-wrapped labels would make it as tall as its size hint.)
-        outer = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
-        outer.setWidget(self.splitter)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(top)
-        layout.addWidget(self.message_label)
-        layout.addWidget(self.warnings_label)
-        layout.addWidget(outer, 1)
-
-    def _build_samples(self) -> QWidget:
-        b = self.browser = SampleBrowser()
-        self.samples_spin, self.seed_spin, self.grid, self.detail = (
-            b.samples_spin,
-            b.seed_spin,
-            b.grid,
-            b.detail,
-        )
-        self.histogram, self.drop_spin, self.export_spin = b.histogram, b.drop_spin, b.export_spin
-        self.samples_button, self.export_button = b.samples_button, b.export_button
-        self.cancel_export_button, self.export_progress = b.cancel_export_button, b.export_progress
         self.samples_button.clicked.connect(lambda: self.generate_samples())
         self.export_button.clicked.connect(lambda: self.export())
         self.cancel_export_button.clicked.connect(self.cancel_export)
-        return b
-
-    def _build_panel(self) -> QWidget:
-        p = self.fit_panel = FitPanel(self.base_config)
-        self.ensemble_spin, self.steps_spin, self.refine_spin = p.ensemble_spin, p.steps_spin, p.refine_spin
-        self.task_boxes, self.loss_plot = p.task_boxes, p.loss_plot
-        self.fit_button, self.cancel_fit_button = p.fit_button, p.cancel_fit_button
-        self.fit_progress, self.fit_label = p.fit_progress, p.fit_label
         self._refine_timer = QTimer(self, singleShot=True, interval=400)  # typing 50 is not two inversions
         self._refine_timer.timeout.connect(self.invert)
         self.refine_spin.valueChanged.connect(lambda _v: self.imported and self._refine_timer.start())
         self.fit_button.clicked.connect(lambda: self.fit())
         self.cancel_fit_button.clicked.connect(self.cancel_fit)
-        return p
-
-    def _action(self, text: str, tip: str, key: str) -> QAction:
-        action = QAction(text, self)
-        action.setToolTip(f"{tip} ({key})")
-        action.setShortcut(QKeySequence(key))
-        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)  # only while focus is here
-        self.addAction(action)
-        return action
+        self.jobs.bridge.progress.connect(self._on_progress)
 
     # ------------------------------------------------------------------------------------------------ jobs
 
@@ -271,12 +154,12 @@ class DatasetWorkspace(QWidget):
         state = "failed"
         if result.cancelled:
             state = "cancelled"
-            self._set_message(CANCELLED.get(kind, "Cancelled."))
+            self.message_label.say(CANCELLED.get(kind, "Cancelled."))
             self.message.emit(CANCELLED.get(kind, "Cancelled."))
         elif not result.ok:
-            self._show_problem(f"The {JOB_NAMES.get(kind, kind)} failed: {result.error}.")
+            self.message_label.show_problem(f"The {JOB_NAMES.get(kind, kind)} failed: {result.error}.")
         elif isinstance(result.value, Problem):
-            self._show_problem(result.value.message)
+            self.message_label.show_problem(result.value.message)
         else:
             on_done(result.value)
             state = "done"
@@ -318,11 +201,11 @@ class DatasetWorkspace(QWidget):
         """Import labeled images from one folder or JSON file, or several files; lists them, then inverts them."""
         paths = [str(p) for p in paths]
         if not paths:
-            self._show_problem("Drop or choose a folder or files of labeled images to import.")
+            self.message_label.show_problem("Drop or choose a folder or files of labeled images to import.")
             return None
         self.last_folder = str(Path(paths[0]).parent if Path(paths[0]).is_file() else Path(paths[0]))
         setup, config = self.setup, self.base_config
-        self._set_message(f"Importing {paths[0] if len(paths) == 1 else f'{len(paths)} files'}…")
+        self.message_label.say(f"Importing {paths[0] if len(paths) == 1 else f'{len(paths)} files'}…")
         self.items_progress.show()
         return self._submit(
             IMPORT_KIND, lambda ctx: import_job(ctx, paths, setup, config), self._on_imported,
@@ -335,19 +218,14 @@ class DatasetWorkspace(QWidget):
         what = f"{len(outcome.items)} labeled image(s) from {outcome.where}"
         self.source_label.setText(f"<b>{len(outcome.items)}</b> labeled image(s) · {outcome.format}")
         self.source_label.setToolTip(outcome.where)
-        self._set_warnings(outcome.warnings)
-        self._set_message(f"Imported {what}." + (f" {outcome.skipped} skipped." if outcome.skipped else ""))
+        for w in outcome.warnings:
+            self.warning.emit(w)
+        self.show_warnings(outcome.warnings)
+        self.message_label.say(
+            f"Imported {what}." + (f" {outcome.skipped} skipped." if outcome.skipped else "")
+        )
         self.message.emit(f"Imported {what}.")
         self.invert()
-
-    def _set_warnings(self, warnings: Sequence[str]) -> None:
-        for w in warnings:
-            self.warning.emit(w)
-        shown = list(warnings[:MAX_WARNINGS_SHOWN])
-        if len(warnings) > MAX_WARNINGS_SHOWN:
-            shown.append(f"…and {len(warnings) - MAX_WARNINGS_SHOWN} more (see the log).")
-        self.warnings_label.setText("\n".join(shown))
-        self.warnings_label.setVisible(bool(shown))
 
     def invert(self) -> int | None:
         """Invert the imported images (as the fit will) and show each reconstruction beside its image."""
@@ -384,27 +262,15 @@ class DatasetWorkspace(QWidget):
         self.import_paths(paths)
         return True
 
-    def dragEnterEvent(self, event) -> None:
-        if paths_from_mime(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        if self.handle_drop(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    def accepts_drop(self, mime: QMimeData) -> bool:
+        return bool(paths_from_mime(mime))
 
     # ------------------------------------------------------------------------------------------------ fitting
 
     def fit_config(self) -> LabelGeneratorConfig | None:
         tasks = self.fit_panel.tasks()
         if not tasks:
-            self._show_problem("Check at least one task to learn: masks, keypoints or depth.")
+            self.message_label.show_problem("Check at least one task to learn: masks, keypoints or depth.")
             return None
         return replace(
             self.base_config,
@@ -416,7 +282,9 @@ class DatasetWorkspace(QWidget):
     def fit(self) -> int | None:
         """Fit the label generator on the imported images; losses stream into the plot."""
         if self.imported is None or not self.imported.labeled:
-            self._show_problem("Import a few labeled images first: the label generator learns from them.")
+            self.message_label.show_problem(
+                "Import a few labeled images first: the label generator learns from them."
+            )
             return None
         config = self.fit_config()
         if config is None:
@@ -466,24 +334,34 @@ class DatasetWorkspace(QWidget):
         )
 
     def save_model(self, folder: str | Path | None = None) -> int | None:
-        if self.model is None:
-            self._show_problem("There is no label generator to save yet: fit one first.")
-            return None
+        folder = self._folder_for_model(
+            folder,
+            "Save HandsOff model to an empty folder",
+            "There is no label generator to save yet: fit one first.",
+        )
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(
-                self, "Save HandsOff model to an empty folder", self.last_folder
-            )
-            if not folder:
-                return None
-        key, folder = self.model_key, str(folder)
+            return None
+        key = self.model_key
 
         def saved(path: str) -> None:
-            self._set_message(f"Saved the label generator to {path}.")
+            self.message_label.say(f"Saved the label generator to {path}.")
             self.message.emit(f"Saved the HandsOff model to {path}.")
 
         return self._submit(
             SAVE_KIND, lambda ctx: save_model_job(ctx, key, folder), saved, "Saving the model"
         )
+
+    def _folder_for_model(self, folder: str | Path | None, caption: str, missing: str) -> str | None:
+        """The folder for a job that needs the label generator: ``folder``, or one asked for with ``caption``;
+        None when there is no label generator (after saying ``missing``) or no folder was chosen."""
+        if self.model is None:
+            self.message_label.show_problem(missing)
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, caption, self.last_folder)
+            if not folder:
+                return None
+        return str(folder)
 
     def _on_model(self, summary: ModelSummary) -> None:
         self.model = summary
@@ -492,7 +370,7 @@ class DatasetWorkspace(QWidget):
         psnr = summary.inversion_psnr
         text = summary.description + (f", inversion PSNR {psnr:.1f} dB" if psnr is not None else "")
         losses = ", ".join(f"{k} {v:.3f}" for k, v in summary.final_losses.items())
-        self._set_message(f"{text}, in {summary.seconds:.1f} s.")
+        self.message_label.say(f"{text}, in {summary.seconds:.1f} s.")
         self.message.emit(f"Label generator ready. {text}" + (f"; final losses {losses}." if losses else "."))
         self.modelReady.emit(summary)
         self.generate_samples()
@@ -502,7 +380,7 @@ class DatasetWorkspace(QWidget):
     def generate_samples(self) -> int | None:
         """Generate and label the first N export candidates of the seed (what an export of this seed holds)."""
         if self.model is None:
-            self._show_problem("Fit a label generator or use the built-in one first.")
+            self.message_label.show_problem("Fit a label generator or use the built-in one first.")
             return None
         key, setup, n, seed = self.model_key, self.setup, self.samples_spin.value(), self.seed_spin.value()
         return self._submit(
@@ -537,7 +415,9 @@ class DatasetWorkspace(QWidget):
         names, titles = [s[0] for s in self.sent], [s[1] for s in self.sent]
         latents = np.stack([s[2] for s in self.sent]) if len({s[2].shape for s in self.sent}) == 1 else None
         if latents is None:
-            self._show_problem("The waypoints sent from Explore have latents of different sizes.")
+            self.message_label.show_problem(
+                "The waypoints sent from Explore have latents of different sizes."
+            )
             return None
         key, setup = self.model_key, self.setup
 
@@ -560,20 +440,16 @@ class DatasetWorkspace(QWidget):
 
     def export(self, folder: str | Path | None = None) -> int | None:
         """Export N labeled items into ``folder`` (new or empty; a cancelled export there continues)."""
-        if self.model is None:
-            self._show_problem("Fit a label generator or use the built-in one before exporting.")
-            return None
+        folder = self._folder_for_model(
+            folder, "Export dataset to an empty folder",
+            "Fit a label generator or use the built-in one before exporting.",
+        )  # fmt: skip
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(
-                self, "Export dataset to an empty folder", self.last_folder
-            )
-            if not folder:
-                return None
-        folder = str(folder)
+            return None
         key, setup, seed, drop = self.model_key, self.setup, self.seed_spin.value(), self.drop()
         n = self.export_spin.value()
         self.export_progress.setValue(0)
-        self._set_message(f"Exporting {n} items to {folder}…")
+        self.message_label.say(f"Exporting {n} items to {folder}…")
         self.export_progress.setToolTip(f"Exporting {n} items to {folder}")
         return self._submit(
             EXPORT_KIND, lambda ctx: export_job(ctx, key, setup, folder, n, seed, drop), self._on_exported,
@@ -587,20 +463,10 @@ class DatasetWorkspace(QWidget):
     def _on_exported(self, outcome: ExportOutcome) -> None:
         self.export_progress.setValue(1000)
         self.export_progress.setToolTip(outcome.message)
-        self._set_message(outcome.message)
+        self.message_label.say(outcome.message)
         self.message.emit(outcome.message)
 
     # ------------------------------------------------------------------------------------------------ state
-
-    def _set_message(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("")
-
-    def _show_problem(self, text: str) -> None:
-        self.message_label.setText(text)
-        self.message_label.setStyleSheet("color: #c62828;")
-        self.problem.emit(text)
-        self.warning.emit(text)
 
     def _update_actions(self) -> None:
         fitting, exporting = self.is_running(FIT_KIND), self.is_running(EXPORT_KIND)
@@ -615,16 +481,6 @@ class DatasetWorkspace(QWidget):
         if not (self.is_running(IMPORT_KIND) or self.is_running(INVERT_KIND)):
             self.items_progress.hide()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if not self._sized:
-            self._sized = True
-            QTimer.singleShot(0, self._first_sizes)  # once the layout gave the splitter its width
-
-    def _first_sizes(self) -> None:
-        side = max(self.splitter.widget(0).minimumSizeHint().width(), 240)
-        self.splitter.setSizes([side, max(self.splitter.width() - 2 * side, 400), side])
-
     def stop(self) -> None:
         """Cancel this workspace's jobs and ignore results still on their way (the window is closing)."""
         for rid in [r for r in self._ids.values() if r is not None]:
@@ -633,42 +489,11 @@ class DatasetWorkspace(QWidget):
         self._refine_timer.stop()
 
     def save_settings(self, s) -> None:
-        for key, spin in self._spins().items():
-            s.setValue(f"dataset/{key}", spin.value())
-        s.setValue("dataset/tasks", ",".join(t for t, box in self.task_boxes.items() if box.isChecked()))
+        super().save_settings(s)
         s.setValue("dataset/last_folder", self.last_folder)
-        s.setValue("dataset/splitter", self.splitter.saveState())
-        s.setValue("dataset/overlay", self.detail.overlay)
 
     def restore_settings(self, s) -> None:
-        for key, spin in self._spins().items():
-            try:
-                spin.blockSignals(True)
-                spin.setValue(int(s.value(f"dataset/{key}", spin.value())))
-            except (TypeError, ValueError):
-                pass
-            finally:
-                spin.blockSignals(False)
-        tasks = s.value("dataset/tasks")
-        if isinstance(tasks, str) and tasks:
-            for task, box in self.task_boxes.items():
-                box.setChecked(task in tasks.split(","))
+        super().restore_settings(s)
         folder = s.value("dataset/last_folder")
         if isinstance(folder, str) and folder:
             self.last_folder = folder
-        overlay = s.value("dataset/overlay")
-        if overlay in self.detail.overlay_buttons:
-            self.detail.set_overlay(str(overlay))
-            self.grid.set_overlay(self.detail.overlay)
-        state = s.value("dataset/splitter")
-        if state is not None:
-            self._sized = self.splitter.restoreState(state)
-        self.histogram.set_drop(self.drop())
-        self.browser.update_drop_label()
-
-    def _spins(self) -> dict[str, QSpinBox]:
-        return {
-            "ensemble": self.ensemble_spin, "steps": self.steps_spin, "refine_steps": self.refine_spin,
-            "samples": self.samples_spin, "seed": self.seed_spin, "drop_percent": self.drop_spin,
-            "export_n": self.export_spin,
-        }  # fmt: skip

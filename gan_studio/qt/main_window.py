@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 
 from gan_studio.qt.about import AboutDialog
 from gan_studio.qt.catalog_browser import CatalogBrowser
-from gan_studio.qt.dataset_workspace import DatasetWorkspace, paths_from_mime
+from gan_studio.qt.dataset_workspace import DatasetWorkspace
+from gan_studio.qt.drops import DropTarget, paths_from_mime
 from gan_studio.qt.explore_workspace import ExploreWorkspace
 from gan_studio.qt.generate_workspace import GenerateWorkspace
+from gan_studio.qt.message_line import LEVEL_COLORS
 from gan_studio.qt.palette import PaletteWidget, load_clusters
 from gan_studio.qt.settings import app_settings
 from gan_studio.qt.train_workspace import TrainWorkspace
@@ -42,7 +44,6 @@ WORKSPACES: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
     ("train", "Train"),
 )
-LEVEL_COLORS = {"info": None, "warning": "#b36b00", "error": "#c62828"}
 
 
 class LogView(QPlainTextEdit):
@@ -62,7 +63,7 @@ class LogView(QPlainTextEdit):
         self.appendHtml(f'<span style="color:{color}">{text}</span>' if color else text)
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DropTarget, QMainWindow):
     """The application shell.
 
     ``bridge`` is the :class:`~gan_studio.qt.bridge.WorkerBridge` the workspaces submit to; when None the window
@@ -369,22 +370,11 @@ class MainWindow(QMainWindow):
         self.open_folder(path)
         return True
 
-    def dragEnterEvent(self, event) -> None:
-        mime = event.mimeData()
-        dataset = self.current_workspace() == "dataset"
-        if bool(paths_from_mime(mime)) if dataset else self.folder_from_mime(mime) is not None:
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:
-        if self.handle_drop(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+    def accepts_drop(self, mime: QMimeData) -> bool:
+        """The Dataset workspace in front takes labeled files; otherwise a catalog folder is welcome."""
+        if self.current_workspace() == "dataset":
+            return bool(paths_from_mime(mime))
+        return self.folder_from_mime(mime) is not None
 
     # ------------------------------------------------------------------------------------------------ messages
 

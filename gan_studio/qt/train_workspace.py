@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gan_studio.qt.message_line import MessageLine
 from gan_studio.qt.train_form import TrainForm
 from gan_studio.qt.train_views import RunCurves, SampleGridView
 from gan_studio.qt.trained_models import GENERATE_KINDS, TrainedModelList
@@ -109,7 +110,7 @@ class TrainWorkspace(QWidget):
         self._timer.timeout.connect(self.poll)
         for model in find_trained_models(self.form.runs_dir):
             self.add_trained_model(model, select=False)
-        self._set_status(HINT)
+        self.status_label.say(HINT)
         self._update_actions()
 
     # ------------------------------------------------------------------------------------------------ building
@@ -151,8 +152,8 @@ class TrainWorkspace(QWidget):
             buttons.addWidget(b)
         self.progress_bar = QProgressBar(objectName="train_progress", maximum=1000, value=0)
         self.progress_bar.setFormat("")
-        self.status_label = QLabel("", objectName="train_status", wordWrap=True, minimumWidth=1)
-        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_label = MessageLine("train_status")
+        self.status_label.forward_problems(self.problem, self.warning)
 
         self.models = TrainedModelList()
         self.models.useInGenerate.connect(self.useInGenerate)
@@ -225,15 +226,9 @@ class TrainWorkspace(QWidget):
         )  # fmt: skip
         self.cancel_action.setEnabled(state in ("running", "paused"))
 
-    def _set_status(self, text: str, error: bool = False) -> None:
-        self.status_label.setText(text)
-        self.status_label.setStyleSheet("color: #c62828;" if error else "")
-
     def _refuse(self, sentence: str) -> None:
         self.last_problem = sentence
-        self._set_status(sentence, error=True)
-        self.problem.emit(sentence)
-        self.warning.emit(sentence)
+        self.status_label.show_problem(sentence)
 
     # ------------------------------------------------------------------------------------------------ running
 
@@ -274,7 +269,7 @@ class TrainWorkspace(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting…")
         what = KIND_TITLES[s.kind]
-        self._set_status(f"{'Resuming' if resumed else 'Starting'} {what} in {s.out}…")
+        self.status_label.say(f"{'Resuming' if resumed else 'Starting'} {what} in {s.out}…")
         self.message.emit(f"{'Resumed' if resumed else 'Started'} training {what} in {s.out}.")
         self._timer.start()
         self._update_actions()
@@ -292,7 +287,7 @@ class TrainWorkspace(QWidget):
             return False
         self.clock.pause()
         self.progress_bar.setFormat(self._progress_text(paused=True))
-        self._set_status("Paused: the training process is stopped where it was; Resume continues it.")
+        self.status_label.say("Paused: the training process is stopped where it was; Resume continues it.")
         self._update_actions()
         self.paused.emit(True)
         return True
@@ -301,7 +296,7 @@ class TrainWorkspace(QWidget):
         if self.process is None or not self.process.resume():
             return False
         self.clock.resume()
-        self._set_status("Training…")
+        self.status_label.say("Training…")
         self._update_actions()
         self.paused.emit(False)
         return True
@@ -311,7 +306,7 @@ class TrainWorkspace(QWidget):
         if not self.is_running() or self.state == "stopping":
             return
         self.process.cancel()
-        self._set_status("Stopping the run; its folder keeps the state to resume from…")
+        self.status_label.say("Stopping the run; its folder keeps the state to resume from…")
         self._update_actions()
 
     def poll(self) -> None:
@@ -333,7 +328,7 @@ class TrainWorkspace(QWidget):
             return
         self.output.appendPlainText("\n".join(lines))
         if self.history is not None and not self.history.records and self.state == "running":
-            self._set_status(lines[-1][:200])  # preparing data: the command's own progress line
+            self.status_label.say(lines[-1][:200])  # preparing data: the command's own progress line
 
     def _read_log(self) -> None:
         if self.tailer is None or self.history is None:
@@ -345,7 +340,7 @@ class TrainWorkspace(QWidget):
             self.curves.append(position, curve_values(record))
         if self.state == "running":
             self.clock.observe(self.history.done)
-            self._set_status(self._step_text())
+            self.status_label.say(self._step_text())
         self.progress_bar.setValue(round(self.history.fraction * 1000))
         self.progress_bar.setFormat(self._progress_text())
         self.recordsArrived.emit(len(self.history.records))
@@ -398,7 +393,9 @@ class TrainWorkspace(QWidget):
             model = TrainedModel(s.kind, s.weights_path, s.weights_path.stat().st_mtime)
             self.add_trained_model(model)
             text = f"Trained {KIND_TITLES[s.kind]} in {elapsed}: {s.weights_path}."
-            self._set_status(text + (" Use in Generate draws with it." if s.kind in GENERATE_KINDS else ""))
+            self.status_label.say(
+                text + (" Use in Generate draws with it." if s.kind in GENERATE_KINDS else "")
+            )
             self.message.emit(text)
             self.form.new_run_folder()  # the next Start begins a new run instead of re-exporting this one
             self.modelTrained.emit(str(s.weights_path))
@@ -408,7 +405,7 @@ class TrainWorkspace(QWidget):
                 f" at {self._step_text()[len('Training: ') :].rstrip('.')}" if self.history.records else ""
             )
             text = f"Cancelled{where}; Resume training continues from the run folder's last saved state."
-            self._set_status(text)
+            self.status_label.say(text)
             self.message.emit(text)
         else:
             sentence = sentence or failure_sentence(process.tail(40), process.returncode)

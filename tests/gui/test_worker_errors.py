@@ -15,7 +15,13 @@ from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.models.classifier import AttributeClassifier, ClassifierConfig
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
-from gan_studio.qt import catalog_browser, dataset_workspace, explore_workspace, generate_workspace
+from gan_studio.qt import (
+    catalog_browser,
+    dataset_workspace,
+    explore_workspace,
+    generate_output,
+    generate_workspace,
+)
 from gan_studio.qt.main_window import MainWindow
 from gan_studio.runtime.train_settings import launch_command
 from tests.tiny_models import save_tiny_text_to_image, tiny_text_to_image
@@ -92,7 +98,7 @@ def test_generate(qtbot, window, bridge, monkeypatch, tmp_path) -> None:
     with qtbot.waitSignal(ws.generated, timeout=RUN_TIMEOUT_MS) as drawn:
         ws.set_title("men's black jeans")
     assert drawn.args[0].title == "men's black jeans" and ws.problem is None
-    monkeypatch.setattr(generate_workspace, "write_png", boom)  # saving runs on the worker too
+    monkeypatch.setattr(generate_output, "write_png", boom)  # saving runs on the worker too
     with (
         qtbot.waitSignal(ws.warning, timeout=RUN_TIMEOUT_MS) as warned,
         qtbot.waitSignal(ws.saved, timeout=RUN_TIMEOUT_MS) as saved,
