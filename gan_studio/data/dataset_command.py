@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from gan_studio.data.output_files import check_folder_target, output_errors
-from gan_studio.train.progress import ProgressBar
+from gan_studio.runtime.progress import ProgressBar
 
 DEFAULT_EXPORT_BATCH = 16
 

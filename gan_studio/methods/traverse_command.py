@@ -18,7 +18,7 @@ from gan_studio.data.output_files import StagedOutputs, check_folder_target
 from gan_studio.methods.features import SPEC_HELP, FeatureContext, build_features
 from gan_studio.methods.reds import MAX_STEPS, METHODS, TraversalSettings, traverse_path
 from gan_studio.methods.restgan import TitleGenerator
-from gan_studio.train.progress import ProgressBar
+from gan_studio.runtime.progress import ProgressBar
 
 FRAME_FILES = r"frame_\d{3,}\.png"  # what a rerun into the same --out folder replaces
 METRICS_FILE = "metrics.json"

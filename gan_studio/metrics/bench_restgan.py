@@ -171,13 +171,13 @@ def _stats(values: np.ndarray) -> dict:
 def render_real(seed: int, n: int, size: int) -> tuple[np.ndarray, list[str]]:
     """Built-in items ``seed, [0, n)`` as the training data sees them: rendered at 2 ``size``, area-downsampled."""
     from gan_studio.data.catalog import render_item
-    from gan_studio.train.classifier import _resize_uint8
+    from gan_studio.models.resize import resize_uint8
 
     images = np.empty((n, size, size, 3), np.uint8)
     titles = []
     for i in range(n):
         item = render_item(seed, i, size * 2)
-        images[i] = _resize_uint8(item.image, size)
+        images[i] = resize_uint8(item.image, size)
         titles.append(item.title)
     return images, titles
 

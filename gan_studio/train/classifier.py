@@ -52,9 +52,9 @@ from gan_studio.models.classifier import (
     encode_attributes,
     images_to_tensor,
 )
-from gan_studio.models.resize import pad_square_resize
+from gan_studio.models.resize import resize_uint8
+from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
-from gan_studio.train.progress import ProgressBar
 
 TRAIN_SEED = 0
 HELDOUT_SEED = 1
@@ -99,13 +99,6 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------------------------------- data
-
-
-def _resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) uint8: padded to a square with its edge pixels, then resized."""
-    t = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)[None].float()
-    t = pad_square_resize(t, size)
-    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def _attribute_indices(item: CatalogItem) -> list[int]:
@@ -196,7 +189,7 @@ def items_to_arrays(
     for i, item in enumerate(items):
         if item.attributes is None:
             raise ValueError(f"catalog item {item.id} has no attributes; the classifier needs labeled items")
-        images[i] = _resize_uint8(item.image, size)
+        images[i] = resize_uint8(item.image, size)
         labels[i] = encode_attributes(item.attributes, cluster_of(item.attributes.color))
     return images, labels
 

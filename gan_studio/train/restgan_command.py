@@ -63,13 +63,13 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
         return images, titles, attrs, description
     import numpy as np
 
+    from gan_studio.models.resize import resize_uint8
     from gan_studio.train.catalog_source import open_training_catalog
-    from gan_studio.train.classifier import _resize_uint8
 
     folder = Path(args.data)
     items = open_training_catalog(folder, table.words, "training")
 
-    images = np.stack([_resize_uint8(it.image, gan.image_size) for it in items])
+    images = np.stack([resize_uint8(it.image, gan.image_size) for it in items])
     titles = [it.title for it in items]
     attrs = [it.attributes for it in items]
     return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}

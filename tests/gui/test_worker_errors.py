@@ -17,7 +17,7 @@ from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
 from gan_studio.qt import catalog_browser, dataset_workspace, explore_workspace, generate_workspace
 from gan_studio.qt.main_window import MainWindow
-from gan_studio.runtime.train_settings import launch_command
+from gan_studio.train.settings import launch_command
 from tests.tiny_models import save_tiny_text_to_image, tiny_text_to_image
 
 RUN_TIMEOUT_MS = 120_000  # two shared cores
