@@ -21,7 +21,6 @@ augmentation and trains on its share of the rows, with batch norm over the globa
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -435,9 +434,10 @@ def majority_baseline(labels: np.ndarray) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------------- command
+# ``args`` below: the options of `gan-studio train classifier`, parsed by :mod:`gan_studio.commands.train`.
 
 
-def configs_from_args(args: argparse.Namespace, n_colors: int) -> tuple[TrainConfig, ClassifierConfig]:
+def configs_from_args(args, n_colors: int) -> tuple[TrainConfig, ClassifierConfig]:
     cfg = TrainConfig.tiny() if args.tiny else TrainConfig()
     mcfg = TINY_MODEL if args.tiny else ClassifierConfig()
     mcfg = replace(mcfg, n_colors=n_colors)
@@ -463,7 +463,7 @@ def configs_from_args(args: argparse.Namespace, n_colors: int) -> tuple[TrainCon
     return cfg, mcfg
 
 
-def command_line(args: argparse.Namespace) -> str:
+def command_line(args) -> str:
     parts = ["gan-studio train classifier", f"--data {args.data}", f"--out {args.out}", f"--seed {args.seed}"]
     for flag, value in (
         ("--steps", args.steps),
@@ -529,12 +529,12 @@ with (sha256 `{m["data"].get("color_table_sha256") or "unknown"}`); a rebuilt ta
 """
 
 
-def train_classifier_command(args: argparse.Namespace) -> int:
+def train_classifier_command(args) -> int:
     with dist.session("cpu"):  # a process group only under torchrun
         return _train_classifier(args)
 
 
-def _train_classifier(args: argparse.Namespace) -> int:
+def _train_classifier(args) -> int:
     from gan_studio.data.colortable import ColorTable
 
     table = ColorTable.load(verify=False)  # a rebuilt table is what a new classifier is trained for
