@@ -1,6 +1,6 @@
 """`gan-studio train classifier|restgan|stackgan|inversion`: the arguments of every training command.
 
-The work is in :mod:`gan_studio.train.classifier`, :mod:`gan_studio.commands.train_gan` and
+The work is in :mod:`gan_studio.commands.train_classifier`, :mod:`gan_studio.commands.train_gan` and
 :mod:`gan_studio.commands.train_inversion`, imported only when a command runs (they import torch).
 """
 
@@ -41,7 +41,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_classifier(args: argparse.Namespace) -> int:
-    from gan_studio.train.classifier import train_classifier_command
+    from gan_studio.commands.train_classifier import train_classifier_command
 
     return train_classifier_command(args)
 
