@@ -41,13 +41,13 @@ from gan_studio.methods.hypercolumns import FeatureNorm, HypercolumnSource, imag
 from gan_studio.methods.label_heads import (
     PixelMLP,
     SegmentationEnsemble,
-    decode_heatmaps,
     gaussian_targets,
     js_uncertainty,
     majority_vote,
     pixels_near,
 )
 from gan_studio.models.checkpoint import CheckpointError, load_model, save_checkpoint
+from gan_studio.models.keypoints import decode_heatmaps
 from gan_studio.models.text_to_image import to_uint8
 from gan_studio.runtime.cancel import CancelToken
 

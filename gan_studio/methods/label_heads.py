@@ -6,7 +6,8 @@
   softmaxes as one mask and :func:`js_uncertainty` says, per pixel, how much they disagree.
 - :func:`drop_most_uncertain`: which generated images to keep when the most uncertain fraction is dropped.
 - Keypoints: :func:`gaussian_targets` (training targets at sampled pixels), :func:`pixels_near` (extra pixels
-  sampled around labeled keypoints) and :func:`decode_heatmaps` (argmax + local soft-argmax, visibility).
+  sampled around labeled keypoints) (the decoding of heatmaps
+  is :func:`gan_studio.models.keypoints.decode_heatmaps`).
 
 Keypoint coordinates are continuous pixels: the image spans [0, S] and pixel (x, y)'s centre is (x + 0.5, y + 0.5),
 as the catalog renderer labels them.
@@ -128,31 +129,3 @@ def pixels_near(
     uniform = torch.randint(0, size, (k, per_keypoint, 2), generator=generator)
     labeled = (kp[:, 2] > 0)[:, None, None]
     return torch.where(labeled, near, uniform).reshape(-1, 2)
-
-
-def decode_heatmaps(heatmaps: torch.Tensor, threshold: float, radius: int = 2) -> np.ndarray:
-    """Heatmaps (K, S, S) in [0, 1] -> keypoints (K, 3) float32 ``x, y, v`` in continuous pixel coordinates.
-
-    The peak pixel is refined by the heat-weighted mean (a local soft-argmax) of the window of ``radius`` pixels
-    around it; near the image's edge the window shrinks to stay symmetric about the peak, since a window cut on one
-    side would pull the mean inward. A radius of about 2 sigma keeps the truncation bias of a Gaussian of sigma
-    pixels under 0.05 px. ``v`` is 2 when the peak exceeds ``threshold``, else 0 with x = y = 0 (COCO: not labeled).
-    """
-    heat = heatmaps.detach().to("cpu", torch.float64)
-    k, height, width = heat.shape
-    out = np.zeros((k, 3), np.float32)
-    peaks, where = heat.reshape(k, -1).max(1)
-    for j in range(k):
-        if float(peaks[j]) <= threshold:
-            continue
-        y0, x0 = divmod(int(where[j]), width)
-        ry = min(radius, y0, height - 1 - y0)
-        rx = min(radius, x0, width - 1 - x0)
-        window = heat[j, y0 - ry : y0 + ry + 1, x0 - rx : x0 + rx + 1].clamp_min(0.0)
-        ys = torch.arange(y0 - ry, y0 + ry + 1, dtype=torch.float64)[:, None]
-        xs = torch.arange(x0 - rx, x0 + rx + 1, dtype=torch.float64)[None, :]
-        total = float(window.sum())
-        x = float((window * xs).sum()) / total
-        y = float((window * ys).sum()) / total
-        out[j] = (x + 0.5, y + 0.5, 2.0)
-    return out

@@ -22,7 +22,6 @@ Results per (labels, seed, method) are appended to a JSONL file as they are meas
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -50,38 +49,6 @@ METHOD_NAMES = {
 BASELINES = ("real", "transfer")
 TARGET_POINTS = 5.0  # mIoU points HandsOff must beat the best baseline by at 16 labels
 SCORES = ("miou", "miou_no_background", "pck", "depth_rmse", "depth_absrel")
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(t) for t in str(text).split(",") if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, not {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("label counts must be positive integers")
-    return values
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--labels", type=_int_list, default=[16, 50], help="labeled item counts, e.g. 16,50")
-    p.add_argument("--seeds", type=int, default=3, help="benchmark seeds 0..N-1 (each its own labeled set)")
-    p.add_argument(
-        "--test-items", type=int, default=500, help=f"held-out real items (catalog seed {TEST_SEED})"
-    )
-    p.add_argument("--synthetic", type=int, default=2000, help="generated items per HandsOff dataset")
-    p.add_argument("--drop", type=float, default=0.1, help="fraction of most uncertain candidates dropped")
-    p.add_argument("--steps", type=int, default=600, help="downstream training steps (every method)")
-    p.add_argument("--batch", type=int, default=32, help="downstream training batch")
-    p.add_argument("--fit-steps", type=int, default=1000, help="label generator steps")
-    p.add_argument("--refine-steps", type=int, default=50, help="inversion refinement steps per labeled item")
-    p.add_argument(
-        "--ensemble", type=int, default=10, help="segmentation ensemble members of the label generator"
-    )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--results", default=None, help="JSONL of per-run results (resumes); default in --out")
-    p.add_argument("--out", default="docs/benchmarks")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -432,7 +399,7 @@ def _markdown(data: dict) -> str:
 # The command
 
 
-def bench_handsoff_command(args: argparse.Namespace) -> int:
+def bench_handsoff_command(args) -> int:
     if args.seeds < 1 or args.test_items < 1 or args.synthetic < 1 or args.steps < 1 or args.fit_steps < 1:
         raise ValueError("--seeds, --test-items, --synthetic, --steps and --fit-steps must be at least 1")
     if max(args.labels) > 100:

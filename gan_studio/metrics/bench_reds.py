@@ -11,7 +11,6 @@ Results per (seed, pair) are appended to a JSONL file as they are measured, so a
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -53,34 +52,6 @@ METHODS = (
     ("sefa", "sefa", {}),
 )
 BASELINES = ("linear", "random", "pca", "sefa")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=50, help="starting latents (seeds 0..N-1), titles cycled")
-    p.add_argument(
-        "--measure-only",
-        default=None,
-        metavar="A:B",
-        help="measure the paths of seeds A..B-1 into --results and stop (no timing, no report): split a run over "
-        "processes, then concatenate their results and run once more without it to report",
-    )
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--step-size", type=float, default=1.0)
-    p.add_argument(
-        "--pairs", type=int, default=4, help=f"use the first N of the {len(PAIRS)} fixed/vary pairs"
-    )
-    p.add_argument("--speed-waypoints", type=int, default=3, help="waypoints timed for the speed comparison")
-    p.add_argument(
-        "--reverse-chunk", type=int, default=512, help="VJPs per batch for the reverse-mode Jacobian"
-    )
-    p.add_argument(
-        "--no-reverse",
-        action="store_true",
-        help="skip timing the full reverse-mode Jacobian (minutes per call at 128 px; the report says so)",
-    )
-    p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
-    p.add_argument("--results", default=None, help="JSONL of per-path results (resumes); default in --out")
-    p.add_argument("--out", default="docs/benchmarks")
 
 
 def _log(t0: float, msg: str) -> None:
@@ -321,7 +292,7 @@ def _markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
-def bench_reds_command(args: argparse.Namespace) -> int:
+def bench_reds_command(args) -> int:
     if args.seeds < 1 or args.steps < 1 or not 1 <= args.pairs <= len(PAIRS):
         raise ValueError(f"--seeds and --steps must be at least 1 and --pairs 1..{len(PAIRS)}")
     seed_range = range(args.seeds)

@@ -19,8 +19,6 @@ the ceiling of the generated attribute accuracy, their color error the floor of 
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -56,49 +54,6 @@ TARGET_CAPRI_SEEDS = 0.9  # share of the capri row's seeds that must pass
 FIGURE_TITLES = 4
 FIGURE_COLUMNS = 12
 _DETAIL_WORDS = frozenset(DETAILS)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=1000, help="held-out titles (and real items for FID)")
-    p.add_argument(
-        "--n-words", type=int, default=200, help="of those, titles generated word by word (consistency)"
-    )
-    p.add_argument(
-        "--n-latency", type=int, default=20, help="of those, titles typed word by word for latency"
-    )
-    p.add_argument(
-        "--restgan", default=None, help="ReStGAN weights (.safetensors; default: the shipped model)"
-    )
-    p.add_argument(
-        "--stackgan", default=None, help="StackGAN weights (.safetensors; default: the shipped model)"
-    )
-    p.add_argument("--classifier", default=None, help="attribute classifier (default: the shipped one)")
-    p.add_argument(
-        "--catalog-seed",
-        type=int,
-        default=HELD_OUT_SEED,
-        help="built-in catalog seed of the held-out titles; the real-vs-real floor uses the next seed",
-    )
-    p.add_argument("--seed", type=int, default=0, help="noise seed: held-out title i is drawn with seed + i")
-    p.add_argument(
-        "--capri-seeds", type=int, default=20, help="noise seeds of the capri row (the method's own example)"
-    )
-    p.add_argument(
-        "--out", default="docs/benchmarks", help="folder for restgan.md, restgan.json and the figure"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads (default: torch's own; use 1 while another job keeps the cores busy)",
-    )
-    p.add_argument("--no-qt", action="store_true", help="skip the on-screen (Qt) word-to-pixels latency")
-    p.add_argument(
-        "--condition-noise",
-        type=float,
-        default=None,
-        help="scale of the conditioning-augmentation noise at inference for both models (default: the app's)",
-    )
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -171,13 +126,13 @@ def _stats(values: np.ndarray) -> dict:
 def render_real(seed: int, n: int, size: int) -> tuple[np.ndarray, list[str]]:
     """Built-in items ``seed, [0, n)`` as the training data sees them: rendered at 2 ``size``, area-downsampled."""
     from gan_studio.data.catalog import render_item
-    from gan_studio.train.classifier import _resize_uint8
+    from gan_studio.models.resize import resize_uint8
 
     images = np.empty((n, size, size, 3), np.uint8)
     titles = []
     for i in range(n):
         item = render_item(seed, i, size * 2)
-        images[i] = _resize_uint8(item.image, size)
+        images[i] = resize_uint8(item.image, size)
         titles.append(item.title)
     return images, titles
 
@@ -380,40 +335,6 @@ def measure_latency(gen, titles: list[str], seed0: int) -> dict:
         "images_drawn_per_appended_word": float(np.mean(computed)) if computed else None,
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def qt_latency(titles: list[str], gen, seed: int) -> dict:
-    """Word to pixels on screen via ``gan_studio.qt.latency.measure_word_to_pixels`` when Qt is installed."""
-    try:
-        has_qt = importlib.util.find_spec("PySide6") is not None
-    except (ImportError, ValueError):
-        has_qt = False
-    if not has_qt:
-        return {"measured": False, "reason": "PySide6 is not installed"}
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    try:
-        from gan_studio.qt.latency import measure_word_to_pixels
-    except (ImportError, AttributeError) as exc:
-        return {"measured": False, "reason": f"gan_studio.qt.latency is not available ({exc})"}
-    try:
-        got = measure_word_to_pixels(titles, gen, seed=seed)
-    except (ImportError, AttributeError, RuntimeError, ValueError, TypeError, KeyError, OSError) as exc:
-        # an optional measurement must not lose the rest of the benchmark
-        return {"measured": False, "reason": f"measure_word_to_pixels failed: {type(exc).__name__}: {exc}"}
-    keys = (
-        "incremental_median_ms",
-        "scratch_median_ms",
-        "n",
-        "incremental_ms",
-        "scratch_ms",
-        "debounce_ms",
-        "device",
-    )
-    out = {"measured": True, **{k: got.get(k) for k in keys if k in got}}
-    inc, scr = out.get("incremental_median_ms"), out.get("scratch_median_ms")
-    out["speedup"] = (scr / inc) if inc and scr is not None else None
-    return out
 
 
 # ------------------------------------------------------------------------------------------------- figure
@@ -798,8 +719,11 @@ def _markdown(data: dict) -> str:
 # ------------------------------------------------------------------------------------------------ command
 
 
-def bench_restgan_command(args) -> int:
-    """Run the benchmark; 0 when it ran (targets met or not, see the summary), raises ValueError on bad input."""
+def bench_restgan_command(args, on_screen=None) -> int:
+    """Run the benchmark; 0 when it ran (targets met or not, see the summary), raises ValueError on bad input.
+
+    ``args``: the options parsed by :mod:`gan_studio.commands.bench`. ``on_screen(titles, generator, seed) -> dict``
+    measures word-to-pixels latency in the GUI (the Qt layer sits above this one, so the command passes it in)."""
     from gan_studio.data.colortable import ColorTable
     from gan_studio.methods.restgan import TitleGenerator
     from gan_studio.models.checkpoint import read_manifest
@@ -867,8 +791,10 @@ def bench_restgan_command(args) -> int:
 
     if args.no_qt:
         qt = {"measured": False, "reason": "skipped (--no-qt)"}
+    elif on_screen is None:
+        qt = {"measured": False, "reason": "no on-screen measurement was given"}
     else:
-        qt = qt_latency(titles[:n_lat], gens["restgan"], args.seed)
+        qt = on_screen(titles[:n_lat], gens["restgan"], args.seed)
 
     out = Path(args.out)
     rows = []
@@ -891,7 +817,8 @@ def bench_restgan_command(args) -> int:
     }
     comparisons = _comparisons(results)
     targets_out = _targets(results, comparisons)
-    command = " ".join(["gan-studio bench restgan", *_argv(args)])
+    # the options that differ from the defaults (set by gan_studio.commands.bench)
+    command = " ".join(["gan-studio bench restgan", *getattr(args, "changed_options", ())])
     data = {
         "command": command,
         "held_out": {
@@ -948,17 +875,3 @@ def bench_restgan_command(args) -> int:
         print(f"  {'met    ' if t['met'] else 'NOT met'}  {t['target']}")
     print(f"wrote {jpath}, {mpath} and {figure} in {data['wall_time_s']:.0f}s")
     return 0
-
-
-def _argv(args) -> list[str]:
-    """The options that differ from the defaults, for the report's command line."""
-    defaults = argparse.ArgumentParser()
-    add_arguments(defaults)
-    d = vars(defaults.parse_args([]))
-    out = []
-    for key, value in vars(args).items():
-        if key not in d or value == d[key]:
-            continue
-        flag = "--" + key.replace("_", "-")
-        out += [flag] if isinstance(value, bool) else [flag, str(value)]
-    return out

@@ -11,7 +11,6 @@ Target: growth at most 50 MB.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import resource
@@ -27,21 +26,6 @@ from gan_studio.metrics.report import machine_info, write_report
 TARGET_MB = 50.0
 HELD_OUT_SEED = 11  # catalog seed of the typed titles: not the training catalog (seed 0)
 LASSO = (("add", np.array([(0.3, 0.0), (0.7, 0.0), (0.7, 0.35), (0.3, 0.35)], dtype=np.float64)),)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--generations", type=int, default=10_000, help="word-by-word generations (one per word)")
-    p.add_argument("--waypoints", type=int, default=200, help="REDS waypoints in all")
-    p.add_argument("--rounds", type=int, default=20, help="rounds interleaving generations and one traversal")
-    p.add_argument(
-        "--warmup", type=float, default=0.2, help="fraction of the rounds before growth is measured"
-    )
-    p.add_argument("--samples-per-round", type=int, default=5, help="RSS samples during each round")
-    p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's own; 1 under load)"
-    )
-    p.add_argument("--out", default="docs/benchmarks")
 
 
 def rss_bytes() -> int:
@@ -102,7 +86,7 @@ def _session_cache_mb(runner: _Runner) -> float:
     return sum(e.session.nbytes() for e in entries if hasattr(e, "session")) / 2**20
 
 
-def soak(args: argparse.Namespace, log=print) -> dict:
+def soak(args, log=print) -> dict:
     """Run the rounds; returns the samples, growth and what ran (no files written)."""
     import torch
 
@@ -253,7 +237,7 @@ def _panel(result: dict) -> Panel:
     return Panel("RSS over the soak (MB above the start)", "generations done", "MB", curves)
 
 
-def bench_soak_command(args: argparse.Namespace) -> int:
+def bench_soak_command(args) -> int:
     if args.generations < 1 or args.waypoints < 0 or args.rounds < 2 or args.samples_per_round < 1:
         raise ValueError("--generations and --samples-per-round must be at least 1, --rounds at least 2, "
                          "--waypoints not negative")  # fmt: skip

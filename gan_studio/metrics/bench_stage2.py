@@ -10,7 +10,6 @@ through stage II, against the real 128 px image (PSNR; higher is better).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -21,22 +20,6 @@ import torch.nn.functional as F
 from gan_studio.metrics.report import write_report
 
 HELD_OUT_SEED = 1001
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--model", action="append", required=True, help="NAME=PATH of a ReStGAN checkpoint (repeat)"
-    )
-    p.add_argument("--n", type=int, default=300, help="held-out titles and real items")
-    p.add_argument("--seed", type=int, default=0, help="noise seed of title i is seed + i")
-    p.add_argument(
-        "--catalog-seed",
-        type=int,
-        default=HELD_OUT_SEED,
-        help="built-in catalog seed of the titles (another than bench restgan's 1001 to choose between models)",
-    )
-    p.add_argument("--name", default="stage2_ablation", help="report file name (NAME.md, NAME.json)")
-    p.add_argument("--out", default="docs/benchmarks")
 
 
 def _psnr(gen, real: np.ndarray, batch: int = 64) -> float:
@@ -59,7 +42,7 @@ def _psnr(gen, real: np.ndarray, batch: int = 64) -> float:
     return float(10.0 * np.log10(1.0 / max(mse, 1e-12)))
 
 
-def bench_stage2_command(args: argparse.Namespace) -> int:
+def bench_stage2_command(args) -> int:
     from gan_studio.data.colortable import ColorTable
     from gan_studio.methods.restgan import TitleGenerator
     from gan_studio.metrics import gan_scores as gs

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
-from gan_studio.methods.label_heads import decode_heatmaps
 from gan_studio.models.classifier import AttributeClassifier, ClassifierConfig, ConvBlock, images_to_tensor
+from gan_studio.models.keypoints import decode_heatmaps
 
 ENCODERS: tuple[str, ...] = ("own", "classifier")
 

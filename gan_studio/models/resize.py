@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,3 +21,10 @@ def pad_square_resize(images: torch.Tensor, size: int) -> torch.Tensor:
     if s < size:
         return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
     return images
+
+
+def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, 3) uint8 -> (size, size, 3) uint8: padded to a square with its edge pixels, then resized."""
+    t = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1)[None].float()
+    t = pad_square_resize(t, size)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()

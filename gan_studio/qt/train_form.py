@@ -1,6 +1,6 @@
 """The Train workspace's settings form: model kind, data, generator (inversion), run folder, steps, batch, seed,
-threads. It turns into a :class:`~gan_studio.runtime.train_settings.TrainSettings` and back; it checks nothing
-(:func:`~gan_studio.runtime.train_settings.problem` does)."""
+threads. It turns into a :class:`~gan_studio.train.settings.TrainSettings` and back; it checks nothing
+(:func:`~gan_studio.train.settings.problem` does)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gan_studio.runtime.train_settings import (
+from gan_studio.train.settings import (
     KIND_TITLES,
     KINDS,
     TrainSettings,

@@ -33,6 +33,7 @@ from gan_studio.qt.message_line import MessageLine
 from gan_studio.qt.train_form import TrainForm
 from gan_studio.qt.train_views import RunCurves, SampleGridView
 from gan_studio.qt.trained_models import GENERATE_KINDS, TrainedModelList
+from gan_studio.runtime.progress import format_duration
 from gan_studio.runtime.train_log import (
     LogTailer,
     ProgressClock,
@@ -47,7 +48,7 @@ from gan_studio.runtime.train_process import (
     TrainProcess,
     failure_sentence,
 )
-from gan_studio.runtime.train_settings import (
+from gan_studio.train.settings import (
     KIND_TITLES,
     TrainedModel,
     TrainSettings,
@@ -59,8 +60,7 @@ from gan_studio.runtime.train_settings import (
     save_settings,
     train_arguments,
 )
-from gan_studio.runtime.train_settings import problem as settings_problem
-from gan_studio.train.progress import format_duration
+from gan_studio.train.settings import problem as settings_problem
 
 HINT = "Choose a model and its data, then Start training; the curves and samples follow the run."
 
@@ -69,9 +69,9 @@ class TrainWorkspace(QWidget):
     """Settings form, Start / Pause / Cancel, progress, Trained models; curves, sample grid and process output.
 
     ``runs_dir`` is where new run folders go (default: the user data folder, see
-    :func:`~gan_studio.runtime.train_settings.default_runs_dir`); ``tiny`` selects the commands' tiny configs
+    :func:`~gan_studio.train.settings.default_runs_dir`); ``tiny`` selects the commands' tiny configs
     (tests); ``launcher(arguments) -> argv`` builds the child's command line (default: this Python or the frozen
-    app, :func:`~gan_studio.runtime.train_settings.launch_command`).
+    app, :func:`~gan_studio.train.settings.launch_command`).
 
     Signals (GUI thread): ``started(folder)``; ``recordsArrived(n)`` with the number of records so far;
     ``sampleShown(path)``; ``paused(bool)``; ``trainingFinished(state)`` with "finished", "failed" or

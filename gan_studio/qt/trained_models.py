@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gan_studio.runtime.train_settings import TrainedModel
+from gan_studio.train.settings import TrainedModel
 
 GENERATE_KINDS = ("restgan",)  # what the Generate workspace draws with (it loads ReStGAN checkpoints)
 

@@ -1,7 +1,7 @@
 """A training run as a child process: start, pause, resume, cancel, and what it printed.
 
 Training runs in its own process so that the app stays responsive and a crash there cannot take the app down. The
-child is the ordinary ``gan-studio train …`` command (see :mod:`gan_studio.runtime.train_settings`); it writes its
+child is the ordinary ``gan-studio train …`` command (see :mod:`gan_studio.train.settings`); it writes its
 state, log and samples into the run folder, so a cancelled run continues from that folder when started again.
 
 - **Pause** stops the child's process group (SIGSTOP) and **resume** continues it (SIGCONT): POSIX only

@@ -43,8 +43,8 @@ from gan_studio.models.checkpoint import (
 )
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
+from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
-from gan_studio.train.progress import ProgressBar
 
 STATE_NAME = "train_state.safetensors"
 STATE_ARCHITECTURE = "inversion-encoder-training-state"

@@ -52,9 +52,9 @@ from gan_studio.models.checkpoint import (
 from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, ProjectionHeads, stage_modules
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
+from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
 from gan_studio.train.interrupt import deferred_interrupt
-from gan_studio.train.progress import ProgressBar
 from gan_studio.train.text_data import LABEL_HEADS, TextImageData
 
 VARIANTS = ("restgan", "stackgan")

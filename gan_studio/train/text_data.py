@@ -20,7 +20,7 @@ import numpy as np
 from gan_studio.data.attributes import FITS, GENDERS, LENGTHS, TYPES
 from gan_studio.data.title_words import MAX_WORDS, split_words, word_statement
 from gan_studio.models.text import Vocabulary
-from gan_studio.train.progress import ProgressBar
+from gan_studio.runtime.progress import ProgressBar
 
 # Label columns; the color column holds a color-table cluster index.
 LABEL_HEADS = ("type", "gender", "color", "length", "fit")
@@ -161,11 +161,11 @@ def _one_thread() -> None:
 def _render_chunk(job: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:
     """Items [start, stop) of catalog ``seed`` rendered at 2x ``size`` and area-downsampled (a pool worker's job)."""
     from gan_studio.data.catalog import render_item
-    from gan_studio.train.classifier import _resize_uint8
+    from gan_studio.models.resize import resize_uint8
 
     seed, start, stop, size = job
     items = [render_item(seed, i, size * 2) for i in range(start, stop)]
-    return np.stack([_resize_uint8(it.image, size) for it in items]), [it.title for it in items]
+    return np.stack([resize_uint8(it.image, size) for it in items]), [it.title for it in items]
 
 
 def build_data(

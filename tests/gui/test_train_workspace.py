@@ -14,7 +14,7 @@ from gan_studio.data.catalog import iter_items
 from gan_studio.data.layout import write_catalog
 from gan_studio.qt.main_window import MainWindow
 from gan_studio.runtime.train_process import PAUSE_SUPPORTED
-from gan_studio.runtime.train_settings import load_settings
+from gan_studio.train.settings import load_settings
 
 RUN_TIMEOUT_MS = 90_000  # a child process importing torch on two shared cores
 

@@ -23,7 +23,7 @@ from gan_studio.qt import (
     generate_workspace,
 )
 from gan_studio.qt.main_window import MainWindow
-from gan_studio.runtime.train_settings import launch_command
+from gan_studio.train.settings import launch_command
 from tests.tiny_models import save_tiny_text_to_image, tiny_text_to_image
 
 RUN_TIMEOUT_MS = 120_000  # two shared cores

@@ -10,6 +10,8 @@ import types
 import numpy as np
 import pytest
 
+from gan_studio.cli import build_parser
+from gan_studio.commands.bench import changed_options, qt_latency
 from gan_studio.metrics import bench_restgan as br
 from tests.tiny_models import save_tiny_text_to_image
 
@@ -21,9 +23,9 @@ def tiny_models(tmp_path_factory):
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    br.add_arguments(p)
-    return p.parse_args(list(argv))
+    args = build_parser().parse_args(["bench", "restgan", *argv])
+    args.changed_options = changed_options(args)
+    return args
 
 
 def test_bench_restgan_end_to_end(tiny_models, tmp_path, capsys):
@@ -157,7 +159,7 @@ def test_qt_latency_is_included_when_available(tiny_models, monkeypatch):
     fake.measure_word_to_pixels = measure_word_to_pixels
     monkeypatch.setitem(sys.modules, "gan_studio.qt.latency", fake)
     gen = TitleGenerator.load(tiny_models["restgan"], "restgan")
-    got = br.qt_latency(["Black Jeans"], gen, 7)
+    got = qt_latency(["Black Jeans"], gen, 7)
     assert calls == [(["Black Jeans"], gen, 7)]
     assert got["measured"] is True and got["incremental_median_ms"] == 6.0 and got["n"] == 2
     assert got["speedup"] == pytest.approx(25.0 / 6.0)
@@ -166,5 +168,5 @@ def test_qt_latency_is_included_when_available(tiny_models, monkeypatch):
 def test_qt_latency_reports_a_missing_module(monkeypatch):
     pytest.importorskip("PySide6")
     monkeypatch.setitem(sys.modules, "gan_studio.qt.latency", None)  # import of it raises ImportError
-    got = br.qt_latency(["Black Jeans"], object(), 0)
+    got = qt_latency(["Black Jeans"], object(), 0)
     assert got["measured"] is False and "not available" in got["reason"]

@@ -283,12 +283,12 @@ def test_images_get_the_mode_a_plain_open_would_give(inputs, tmp_path):
 
 
 def test_traverse_checks_its_folder_before_computing(inputs, file_in_the_way, monkeypatch, capsys):
-    from gan_studio.methods import traverse_command
+    from gan_studio.methods.restgan import TitleGenerator
 
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded before the output folder was checked")
 
-    monkeypatch.setattr(traverse_command.TitleGenerator, "load", never)
+    monkeypatch.setattr(TitleGenerator, "load", never)
     assert main(_commands(inputs)["traverse"](file_in_the_way)) == 2
     assert "a file is in the way" in capsys.readouterr().err
 
@@ -352,11 +352,11 @@ def test_a_second_export_into_the_same_out_is_refused_and_a_stale_lock_is_not(in
 
 
 def test_a_bare_os_error_is_still_one_sentence_without_errno(monkeypatch, capsys):
-    from gan_studio.data import catalog_command
+    from gan_studio.commands import catalog
 
     def denied(args):
         raise PermissionError(errno.EACCES, "Permission denied", "/srv/catalog")
 
-    monkeypatch.setattr(catalog_command, "catalog_command", denied)
+    monkeypatch.setattr(catalog, "catalog_command", denied)
     assert main(["catalog", "--out", "x"]) == 2
     assert capsys.readouterr().err == "gan-studio: /srv/catalog: permission denied\n"

@@ -35,6 +35,7 @@ from gan_studio.models.classifier import (
     images_to_tensor,
     load_classifier,
 )
+from gan_studio.runtime.progress import ProgressBar, format_duration
 from gan_studio.train.classifier import (
     TrainConfig,
     augment,
@@ -42,7 +43,6 @@ from gan_studio.train.classifier import (
     lr_at,
     train_loop,
 )
-from gan_studio.train.progress import ProgressBar, format_duration
 
 TINY = ClassifierConfig(in_size=32, width=8)
 SIZES = TINY.head_sizes()

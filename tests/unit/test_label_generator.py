@@ -23,7 +23,6 @@ from gan_studio.methods.label_generator import (
     image_uncertainties,
 )
 from gan_studio.methods.label_heads import (
-    decode_heatmaps,
     drop_most_uncertain,
     gaussian_targets,
     js_uncertainty,
@@ -32,6 +31,7 @@ from gan_studio.methods.label_heads import (
 )
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.models.checkpoint import CheckpointError, manifest_path
+from gan_studio.models.keypoints import decode_heatmaps
 from gan_studio.runtime.cancel import Cancelled, CancelToken
 from tests.tiny_models import tiny_text_to_image
 

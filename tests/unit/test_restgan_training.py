@@ -168,7 +168,7 @@ def test_stackgan_rows_are_always_whole_titles(data):
 
 
 def test_model_card_names_the_loss_weights_a_run_changed():
-    from gan_studio.train.restgan_command import _run_lines
+    from gan_studio.commands.train_gan import _run_lines
 
     plain = _run_lines({"config": {"aux_weight": 1.0, "aux_d_weight": 1.0, "layout_weight": 0.0}, "seed": 5})
     assert "weight" not in plain.split("; stage II")[0]

@@ -32,7 +32,7 @@ from gan_studio.runtime.train_process import (
     failure_reason,
     failure_sentence,
 )
-from gan_studio.runtime.train_settings import (
+from gan_studio.train.settings import (
     STATE_NAMES,
     TrainSettings,
     can_resume,

@@ -7,16 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from gan_studio.data.image_file import stage_image
-from gan_studio.data.output_files import StagedOutputs, check_file_target, check_folder_target
-from gan_studio.methods.restgan import TitleGenerator
-
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 STEP_FILES = r"step_\d{2,}\.png"  # what a rerun into the same --steps folder replaces
 STEPS_INDEX = "steps.json"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="draw a garment for a product title (ReStGAN)")
+    p.set_defaults(func=generate_command)
     p.add_argument("title", help='product title, e.g. "women\'s black pants petite capri"')
     p.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same images")
     p.add_argument("--out", required=True, help="image file to write (.png, .jpg, ...)")
@@ -35,6 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def generate_command(args: argparse.Namespace) -> int:
+    from gan_studio.data.image_file import stage_image
+    from gan_studio.data.output_files import StagedOutputs, check_file_target, check_folder_target
+    from gan_studio.methods.restgan import TitleGenerator
+
     out = Path(args.out)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise ValueError(f"--out {out} must end in one of {', '.join(IMAGE_SUFFIXES)}")

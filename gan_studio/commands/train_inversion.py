@@ -10,37 +10,11 @@ from pathlib import Path
 
 import torch
 
+from gan_studio.commands.train import DEFAULT_EVAL_N
 from gan_studio.models.checkpoint import read_manifest
 from gan_studio.models.inversion import InversionConfig, save_inversion
 from gan_studio.train import distributed as dist
 from gan_studio.train.inversion import InversionTrainConfig, train_inversion
-
-DEFAULT_EVAL_N = 200
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="run folder: state, log, samples, final weights")
-    p.add_argument(
-        "--model", dest="generator", default="builtin", help="'builtin' (the shipped ReStGAN) or a checkpoint"
-    )
-    p.add_argument(
-        "--backbone",
-        default="builtin",
-        help="perceptual backbone: 'builtin' (the shipped attribute classifier) or a classifier checkpoint",
-    )
-    p.add_argument("--stage1-steps", type=int, default=None, help="latent-regression steps")
-    p.add_argument("--stage2-steps", type=int, default=None, help="cap on the perceptual fine-tuning steps")
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument(
-        "--eval-n",
-        type=int,
-        default=None,
-        help=f"held-out real items scored at the end (default {DEFAULT_EVAL_N}, 8 with --tiny; 0 skips)",
-    )
-    p.add_argument("--tiny", action="store_true", help="tiny config for tests")
-    p.add_argument("--no-progress", action="store_true")
 
 
 def configs_from_args(args: argparse.Namespace) -> InversionTrainConfig:

@@ -1,7 +1,7 @@
 """`gan-studio bench gui-stalls`: how long the GUI's event loop stalls while the workspaces' jobs run.
 
-Qt-free wiring: the measurement lives in :mod:`gan_studio.qt.stall_bench` (imported only when this runs, so the
-core never needs PySide6). The real main window runs offscreen; a probe timer's lateness per phase (typing in
+The measurement lives in :mod:`gan_studio.qt.stall_bench` (imported only when this runs, so the parser and the
+core never need PySide6). The real main window runs offscreen; a probe timer's lateness per phase (typing in
 Generate, walking waypoints in Explore, fitting and exporting in Dataset, exporting the Explore path) is reported
 as p50/p99/max against the goal p99 <= 16 ms (one frame at 60 Hz), beside the idle floor on the same machine.
 """
@@ -14,8 +14,6 @@ import os
 import tempfile
 import time
 from pathlib import Path
-
-from gan_studio.metrics.report import machine_info, write_report
 
 GOAL_P99_MS = 16.0
 PHASES = ("idle", "generate", "traverse-first", "traverse", "fit", "export", "explore-export")
@@ -137,6 +135,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import iter_items, title_of
     from gan_studio.data.layout import write_catalog
+    from gan_studio.metrics.report import machine_info, write_report
     from gan_studio.qt.stall_bench import measure_stalls
 
     out = Path(args.out)

@@ -11,20 +11,21 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
-from gan_studio.data.image_file import stage_image
-from gan_studio.data.output_files import StagedOutputs, check_folder_target
-from gan_studio.methods.features import SPEC_HELP, FeatureContext, build_features
-from gan_studio.methods.reds import MAX_STEPS, METHODS, TraversalSettings, traverse_path
-from gan_studio.methods.restgan import TitleGenerator
-from gan_studio.train.progress import ProgressBar
-
 FRAME_FILES = r"frame_\d{3,}\.png"  # what a rerun into the same --out folder replaces
 METRICS_FILE = "metrics.json"
+# Copies of gan_studio.methods.features.SPEC_HELP and gan_studio.methods.reds.METHODS / MAX_STEPS, so that the
+# parser is built without importing torch (tests/unit/test_commands.py keeps them in step).
+SPEC_HELP = (
+    "box:x0,y0,x1,y1 (fractions), mask:PATH, lasso, rest, low:SIGMA, high:SIGMA, attr:NAME, "
+    "color:REGION (REGION = box:..., mask:PATH, lasso, rest, garment or all)"
+)
+METHODS = ("reds", "linear", "random", "pca", "sefa")
+MAX_STEPS = 200
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("traverse", help="vary part of a garment image while holding the rest (REDS)")
+    p.set_defaults(func=traverse_command)
     p.add_argument("--title", required=True, help="product title of the garment to explore")
     p.add_argument("--seed", type=int, default=0, help="noise seed of the starting image")
     p.add_argument(
@@ -52,6 +53,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def traverse_command(args: argparse.Namespace) -> int:
+    import torch
+
+    from gan_studio.data.image_file import stage_image
+    from gan_studio.data.output_files import StagedOutputs, check_folder_target
+    from gan_studio.methods.features import FeatureContext, build_features
+    from gan_studio.methods.reds import TraversalSettings, traverse_path
+    from gan_studio.methods.restgan import TitleGenerator
+    from gan_studio.runtime.progress import ProgressBar
+
     out = Path(args.out)
     if not 1 <= args.scale <= 16:
         raise ValueError("--scale must be between 1 and 16")

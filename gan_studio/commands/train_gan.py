@@ -63,13 +63,13 @@ def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, prog
         return images, titles, attrs, description
     import numpy as np
 
+    from gan_studio.models.resize import resize_uint8
     from gan_studio.train.catalog_source import open_training_catalog
-    from gan_studio.train.classifier import _resize_uint8
 
     folder = Path(args.data)
     items = open_training_catalog(folder, table.words, "training")
 
-    images = np.stack([_resize_uint8(it.image, gan.image_size) for it in items])
+    images = np.stack([resize_uint8(it.image, gan.image_size) for it in items])
     titles = [it.title for it in items]
     attrs = [it.attributes for it in items]
     return images, titles, attrs, {"source": "folder", "path": str(folder), "n": len(items)}
@@ -318,67 +318,3 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     )
     print(f"wrote {weights}")
     return 0
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="builtin", help="'builtin' or a catalog folder")
-    p.add_argument("--out", required=True, help="run folder: state, log, samples, final weights")
-    p.add_argument("--stage1-steps", type=int, default=None)
-    p.add_argument("--stage2-steps", type=int, default=None)
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument(
-        "--stage1-seconds", type=float, default=None, help="end stage I after this long (this run)"
-    )
-    p.add_argument(
-        "--stage2-seconds", type=float, default=None, help="end stage II after this long (this run)"
-    )
-    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between resumable states")
-    p.add_argument("--sample-every", type=int, default=None, help="steps between sample grids")
-    p.add_argument("--items", type=int, default=None, help="built-in items to train on")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--cache", default=None, help="render cache (.npz) to share between runs")
-    p.add_argument(
-        "--init", default=None, help="start from this finished model's weights (discriminators fresh)"
-    )
-    p.add_argument(
-        "--init-state",
-        default=None,
-        help="with --init: also take the discriminators, text heads, averages and optimizer moments from this "
-        "train_state.safetensors of the run that wrote the --init weights",
-    )
-    p.add_argument(
-        "--fresh-stage2",
-        action="store_true",
-        help="with --init: keep its stage I, start stage II from random weights",
-    )
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument(
-        "--device", default="auto", help="'auto' (CUDA if present, else CPU), 'cpu', 'cuda' or 'cuda:N'"
-    )
-    p.add_argument(
-        "--stage2-mode",
-        choices=("paired", "adversarial"),
-        default=None,
-        help="stage II's input: stage I's drawings (adversarial, StackGAN's original, the default), or real images "
-        "downsampled, with reconstruction and feature matching (paired)",
-    )
-    p.add_argument(
-        "--aux-weight",
-        type=float,
-        default=None,
-        help="ReStGAN: weight of the generator's auxiliary term (1.0)",
-    )
-    p.add_argument(
-        "--aux-weight-d",
-        type=float,
-        default=None,
-        help="ReStGAN: weight of the discriminators' auxiliary term on real labels (1.0)",
-    )
-    p.add_argument(
-        "--layout-weight",
-        type=float,
-        default=None,
-        help="weight of the layout term: L1 to the row's real image at 32 px, on whole-title rows (0, off)",
-    )
-    p.add_argument("--tiny", action="store_true", help="tiny config for tests")
-    p.add_argument("--no-progress", action="store_true")

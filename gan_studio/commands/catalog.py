@@ -1,4 +1,4 @@
-"""`gan-studio catalog`: render the built-in apparel catalog into a catalog folder (see :mod:`.layout`)."""
+"""`gan-studio catalog`: render the built-in apparel catalog into a catalog folder (see :mod:`gan_studio.data.layout`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,24 @@ import sys
 import time
 from pathlib import Path
 
-from gan_studio.data.layout import write_catalog
-from gan_studio.data.output_files import check_folder_target, output_errors
-
 MIN_SIZE = 32
 MAX_SIZE = 1024
+
+
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("catalog", help="render the built-in apparel catalog to a folder")
+    p.add_argument("--n", type=int, default=64, help="number of items")
+    p.add_argument("--size", type=int, default=128, help="image size in pixels")
+    p.add_argument(
+        "--seed", type=int, default=0, help="catalog seed; items are deterministic per (seed, index)"
+    )
+    p.add_argument("--start", type=int, default=0, help="first item index")
+    p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return catalog_command(args)  # looked up when it runs, so that a test can replace it
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -51,6 +64,8 @@ def catalog_command(args: argparse.Namespace) -> int:
     """Render items ``start .. start + n - 1`` of catalog ``seed`` at ``size`` pixels into ``out``."""
     _check_args(args)
     from gan_studio.data.catalog import iter_items
+    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.output_files import check_folder_target, output_errors
 
     out = Path(args.out)
     check_folder_target(out)

@@ -18,16 +18,19 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gan_studio.data.output_files import check_folder_target, output_errors
-from gan_studio.train.progress import ProgressBar
+if TYPE_CHECKING:
+    from gan_studio.runtime.progress import ProgressBar
 
 DEFAULT_EXPORT_BATCH = 16
+# A copy of gan_studio.methods.handsoff.DEFAULT_REFINE_STEPS, so that the parser is built without importing torch
+# (tests/unit/test_commands.py keeps it in step).
+DEFAULT_REFINE_STEPS = 50
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from gan_studio.methods.handsoff import DEFAULT_REFINE_STEPS
-
+def add_arguments(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dataset", help="HandsOff labeled datasets: fit a label generator, export, merge")
     dsub = p.add_subparsers(dest="dataset", required=True)
     f = dsub.add_parser("fit", help="fit a HandsOff label generator on a few labeled images")
     f.add_argument(
@@ -130,6 +133,8 @@ class _Bar:
         self.bar: ProgressBar | None = None
 
     def __call__(self, fraction: float, message: str) -> None:
+        from gan_studio.runtime.progress import ProgressBar
+
         done = round(fraction * self.total)
         if self.bar is None:  # starts where a resumed export is, so that its rate counts this run only
             self.bar = ProgressBar(self.total, self.label, start=done, enabled=self.enabled)
@@ -141,6 +146,7 @@ class _Bar:
 
 
 def fit_command(args: argparse.Namespace) -> int:
+    from gan_studio.data.output_files import check_folder_target, output_errors
     from gan_studio.methods.handsoff import fit_handsoff
     from gan_studio.models.classifier import default_classifier_path, load_classifier
     from gan_studio.models.perceptual import PerceptualDistance
@@ -186,6 +192,7 @@ def fit_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     from gan_studio.data.dataset_export import export_dataset, parse_shard, shard_range
+    from gan_studio.data.output_files import check_folder_target
     from gan_studio.methods.handsoff import load_handsoff
 
     shard = parse_shard(args.shard) if args.shard is not None else (0, 1)
@@ -230,6 +237,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 def merge_command(args: argparse.Namespace) -> int:
     from gan_studio.data.dataset_export import merge_exports
+    from gan_studio.data.output_files import check_folder_target
 
     check_folder_target(args.out)
     bar = _Bar(100, "dataset merge (%)", not args.no_progress)
