@@ -74,10 +74,15 @@ def test_shipped_text_to_image_models_load_check_and_draw(architecture):
     training = manifest["training"]
     assert training["command"].startswith(f"gan-studio train {architecture}")
     assert isinstance(training["seed"], int) and training["wall_time_s"] > 0
-    # both models had the same data and the same step budget
+    # both models had the same data and the same step and time budgets; where a time budget ended a stage, the
+    # steps done may differ a little (run 5: 1470 + 790 against 1480 + 800)
     other = "stackgan" if architecture == "restgan" else "restgan"
     other_manifest = json.loads(default_model_path(other).with_suffix(".json").read_text())
-    assert other_manifest["training"]["steps"] == training["steps"]
+    budget_keys = ("stage1_steps", "stage2_steps", "stage1_seconds", "stage2_seconds", "batch")
+    mine, theirs = training["config"], other_manifest["training"]["config"]
+    assert all(mine[k] == theirs[k] for k in budget_keys)
+    for stage, done in training["steps"].items():
+        assert abs(other_manifest["training"]["steps"][stage] - done) <= 0.02 * max(done, 1)
     assert other_manifest["data"] == manifest["data"]
     gen = TitleGenerator.load(architecture=architecture)
     a = gen.generate("women's black pants petite capri", seed=7)
