@@ -116,7 +116,14 @@ def _gan_arguments(p: argparse.ArgumentParser) -> None:
         "--layout-weight",
         type=float,
         default=None,
-        help="weight of the layout term: L1 to the row's real image at 32 px, on whole-title rows (0, off)",
+        help="weight of the layout term: L1 to the row's real image at --layout-size px, on whole-title rows "
+        "(0, off)",
+    )
+    p.add_argument(
+        "--layout-size",
+        type=int,
+        default=None,
+        help="side in px at which the layout term compares (32; a stage drawing fewer px compares at its own)",
     )
     p.add_argument("--tiny", action="store_true", help="tiny config for tests")
     p.add_argument("--no-progress", action="store_true")

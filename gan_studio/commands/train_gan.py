@@ -36,6 +36,7 @@ def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
             "aux_weight": args.aux_weight,
             "aux_d_weight": args.aux_weight_d,
             "layout_weight": args.layout_weight,
+            "layout_size": getattr(args, "layout_size", None),
             "stage1_seconds": args.stage1_seconds,
             "stage2_seconds": args.stage2_seconds,
             "checkpoint_every": args.checkpoint_every,
@@ -117,12 +118,13 @@ def _run_lines(t: dict) -> str:
     if c.get("stage1_seconds") or c.get("stage2_seconds"):
         budget = f"; time budget stage I {c.get('stage1_seconds', 0):g} s, stage II {c.get('stage2_seconds', 0):g} s"
     where = t.get("device") or f"{t.get('threads', '?')} CPU thread(s)"
+    layout_px = c.get("layout_size", 32)
     weights = [
         f"{label} {c[key]:g}"
         for key, label, default in (
             ("aux_weight", "generator auxiliary weight", 1.0),
             ("aux_d_weight", "discriminator auxiliary weight", 1.0),
-            ("layout_weight", "layout term weight (L1 at 32 px, whole titles)", 0.0),
+            ("layout_weight", f"layout term weight (L1 at {layout_px} px, whole titles)", 0.0),
         )
         if c.get(key, default) != default
     ]
@@ -248,6 +250,8 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         raise ValueError("--fresh-stage2 only makes sense with --init")
     if not (cfg.aux_weight >= 0 and cfg.aux_d_weight >= 0 and cfg.layout_weight >= 0):  # also refuses nan
         raise ValueError("--aux-weight, --aux-weight-d and --layout-weight must be numbers >= 0")
+    if cfg.layout_size < 1:
+        raise ValueError("--layout-size must be a whole number of pixels >= 1")
     init_state = Path(args.init_state) if getattr(args, "init_state", None) else None
     if init_state is not None and (not args.init or args.fresh_stage2):
         raise ValueError("--init-state needs --init (the weights that run wrote) and no --fresh-stage2")

@@ -173,4 +173,13 @@ def test_model_card_names_the_loss_weights_a_run_changed():
     plain = _run_lines({"config": {"aux_weight": 1.0, "aux_d_weight": 1.0, "layout_weight": 0.0}, "seed": 5})
     assert "weight" not in plain.split("; stage II")[0]
     changed = _run_lines({"config": {"aux_d_weight": 4.0, "layout_weight": 10.0}, "seed": 5})
-    assert "discriminator auxiliary weight 4" in changed and "layout term weight" in changed
+    assert "discriminator auxiliary weight 4" in changed and "layout term weight (L1 at 32 px" in changed
+    finer = _run_lines({"config": {"layout_weight": 10.0, "layout_size": 64}, "seed": 6})
+    assert "(L1 at 64 px" in finer
+
+
+def test_layout_size_below_one_pixel_is_one_sentence(tmp_path, capsys):
+    from gan_studio.cli import main
+
+    assert main(["train", "stackgan", "--tiny", "--layout-size", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--layout-size must be a whole number of pixels >= 1" in capsys.readouterr().err
