@@ -54,8 +54,9 @@ class StallProbe(QObject):
         self._last = now
 
 
-def run_until(done: Callable[[], bool], timeout_s: float = TIMEOUT_S, what: str = "the job") -> None:
-    """Run the event loop until ``done()`` (checked every 20 ms); TimeoutError after ``timeout_s``."""
+def run_until(done: Callable[[], bool], timeout_s: float | None = None, what: str = "the job") -> None:
+    """Run the event loop until ``done()`` (checked every 20 ms); TimeoutError after ``timeout_s`` (TIMEOUT_S)."""
+    timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
     loop = QEventLoop()
     deadline = time.monotonic() + timeout_s
     check = QTimer(interval=20)
@@ -109,7 +110,13 @@ def phase_idle(seconds: float) -> dict:
 
 
 def phase_generate(window, titles: list[str], words: int) -> dict:
-    """Type titles word by word (a space after each word commits it), each word's image painted before the next."""
+    """Type titles word by word (a space after each word commits it), each word's image painted before the next.
+
+    A token that adds no word (a lone "-" or "&") leaves the drawing as it was: nothing is drawn for it, so
+    nothing is awaited and it does not count as a word.
+    """
+    from gan_studio.qt.title_text import boundary_state
+
     ws = window.generate
     window.set_workspace("generate")
     run_until(lambda: ws.last_outcome is not None or ws.problem is not None, what="the first image")
@@ -121,8 +128,11 @@ def phase_generate(window, titles: list[str], words: int) -> dict:
         for word in title.split():
             if typed >= words:
                 return {"words": typed}
+            before = boundary_state(ws.title())
             _type(ws.title_edit, word + " ")
             text = ws.title()
+            if boundary_state(text) == before:
+                continue
             run_until(
                 lambda t=text: ws.problem is not None
                 or (ws.last_outcome is not None and ws.last_outcome.title == t
