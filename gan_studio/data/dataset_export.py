@@ -71,7 +71,7 @@ from gan_studio.data.layout import (
     read_catalog,
 )
 from gan_studio.data.output_files import output_lock
-from gan_studio.runtime.cancel import Cancelled
+from gan_studio.runtime.cancel import check_cancel
 
 EXPORT_SOURCE = "gan-studio dataset export (HandsOff)"
 JOURNAL_FORMAT = "gan_studio.dataset_export.journal"
@@ -345,15 +345,6 @@ def _item_files(item: str) -> list[str]:
 # Export
 
 
-def _check_cancel(cancel) -> None:
-    if cancel is None:
-        return
-    if hasattr(cancel, "raise_if_cancelled"):
-        cancel.raise_if_cancelled()
-    elif callable(cancel) and cancel():
-        raise Cancelled()
-
-
 def _coco_keypoints(keypoints: np.ndarray | None) -> np.ndarray | None:
     if keypoints is None:
         return None
@@ -558,7 +549,7 @@ def export_dataset(
             for c in chunks:
                 if finished or c in done:
                     continue
-                _check_cancel(cancel)
+                check_cancel(cancel)
                 records = _render_chunk(model, generator, plan, c, work, labels)
                 _atomic_write_text(_chunk_path(work, c), json.dumps(records))
                 done.add(c)

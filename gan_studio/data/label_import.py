@@ -51,7 +51,7 @@ from gan_studio.data.label_formats import (
     files_found,
     folder_found,
 )
-from gan_studio.runtime.cancel import Cancelled
+from gan_studio.runtime.cancel import check_cancel
 
 __all__ = ["ImportReport", "LabelImportError", "LabeledImage", "import_files", "import_labels"]
 
@@ -141,15 +141,6 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[\s_-]+", "_", str(name).strip().casefold()).strip("_")
 
 
-def _check_cancel(cancel) -> None:
-    if cancel is None:
-        return
-    if hasattr(cancel, "raise_if_cancelled"):
-        cancel.raise_if_cancelled()
-    elif callable(cancel) and cancel():
-        raise Cancelled()
-
-
 def _import(found: Found, where: str, size, classes, keypoints, progress, cancel) -> ImportReport:
     if int(size) < 1:
         raise ValueError(f"size must be a positive number of pixels, not {size}")
@@ -164,7 +155,7 @@ def _import(found: Found, where: str, size, classes, keypoints, progress, cancel
     ids: set[str] = set()
     total = len(found.items)
     for done, task in enumerate(found.items, start=1):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         try:
             raw = task.load()
             converted = _convert(raw, int(size), class_index, keypoint_index, len(keypoints))
@@ -192,7 +183,7 @@ def _import(found: Found, where: str, size, classes, keypoints, progress, cancel
                     unknown_kp_files.setdefault(name, []).append(task.source)
         if progress is not None:
             progress(done / total, f"read {done} of {total} labeled images")
-    _check_cancel(cancel)
+    check_cancel(cancel)
 
     for source in unlabeled:
         report.skipped.append((source, f"{source} has no labels"))
