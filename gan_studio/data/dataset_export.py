@@ -57,6 +57,8 @@ import numpy as np
 import torch
 
 from gan_studio.data.attributes import KEYPOINTS, PARTS, SKELETON
+from gan_studio.data.catalog_reader import read_catalog
+from gan_studio.data.catalog_writer import FolderWriter, check_target, move_into_place
 from gan_studio.data.item import CatalogItem
 from gan_studio.data.layout import (
     ANNOTATIONS_FILE,
@@ -65,10 +67,6 @@ from gan_studio.data.layout import (
     MANIFEST_FILE,
     TITLES_FILE,
     CatalogError,
-    FolderWriter,
-    check_target,
-    move_into_place,
-    read_catalog,
 )
 from gan_studio.data.output_files import output_lock
 from gan_studio.runtime.cancel import check_cancel

@@ -406,7 +406,7 @@ def build_builtin_index(
 def folder_index_build(folder, classifier=None, max_items: int | None = None, batch: int = 32) -> IndexBuild:
     """A build over a user catalog folder (a path or a read ``CatalogFolder``); unreadable items are skipped."""
     if isinstance(folder, (str, os.PathLike)):
-        from gan_studio.data.layout import read_catalog
+        from gan_studio.data.catalog_reader import read_catalog
 
         folder = read_catalog(folder)
     if classifier is None:

@@ -15,6 +15,7 @@ import torch
 
 from gan_studio.data import dataset_export
 from gan_studio.data.catalog import iter_items
+from gan_studio.data.catalog_reader import read_catalog
 from gan_studio.data.dataset_export import (
     UNCERTAINTY_FILE,
     WORK_DIR,
@@ -28,7 +29,7 @@ from gan_studio.data.dataset_export import (
     shard_range,
 )
 from gan_studio.data.label_import import ImportReport, LabeledImage
-from gan_studio.data.layout import CatalogError, parse_labelmap, read_catalog
+from gan_studio.data.layout import CatalogError, parse_labelmap
 from gan_studio.methods.handsoff import HandsOffError, fit_handsoff, load_handsoff
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.restgan import TitleGenerator
@@ -353,7 +354,7 @@ def test_shards_merge_into_the_unsharded_dataset(model, generator, with_drop, tm
 
 
 def iter_catalog(tmp_path: Path) -> Path:
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
 
     return write_catalog(iter_items(0, 0, 2, 32), tmp_path / "plain")
 

@@ -14,10 +14,11 @@ from PIL import Image
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES, PARTS
 from gan_studio.data.catalog import render_item
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.data.coco import mask_to_polygons, rle_encode
 from gan_studio.data.item import CatalogItem
 from gan_studio.data.label_import import LabelImportError, import_labels
-from gan_studio.data.layout import format_labelmap, write_catalog
+from gan_studio.data.layout import format_labelmap
 from gan_studio.runtime.cancel import Cancelled, CancelToken
 
 NATIVE = 96  # the size the items are rendered and written at
@@ -591,7 +592,7 @@ def test_coco_polygon_of_two_points_is_left_out_with_a_warning(tmp_path: Path, i
     (folder / "masks").rename(
         tmp_path / "masks"
     )  # masks now come from annotations.json: the catalog warns too
-    from gan_studio.data.layout import read_catalog
+    from gan_studio.data.catalog_reader import read_catalog
 
     catalog = read_catalog(folder)
     assert catalog.warnings == [expected]
