@@ -25,15 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_studio.data.dataset_export import (
-    DEFAULT_BATCH,
-    ExportError,
-    candidate_count,
-    export_dataset,
-    item_id,
-    latent_seed,
-    os_error_message,
-)
+from gan_studio.data.dataset_export import export_dataset, latent_seed
+from gan_studio.data.dataset_files import ExportError, os_error_message
+from gan_studio.data.dataset_plan import DEFAULT_BATCH, candidate_count, item_id
 from gan_studio.data.label_import import (
     ImportReport,
     LabeledImage,
