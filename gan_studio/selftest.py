@@ -218,8 +218,8 @@ def check_dataset(scratch: Path) -> str:
     import numpy as np
     from PIL import Image
 
+    from gan_studio.data.catalog_reader import read_catalog
     from gan_studio.data.dataset_export import export_dataset
-    from gan_studio.data.layout import read_catalog
     from gan_studio.methods.handsoff import load_handsoff
 
     out = scratch / "dataset"

@@ -134,7 +134,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import iter_items, title_of
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
     from gan_studio.metrics.report import machine_info, write_report
     from gan_studio.qt.stall_bench import measure_stalls
 

@@ -64,7 +64,7 @@ def catalog_command(args: argparse.Namespace) -> int:
     """Render items ``start .. start + n - 1`` of catalog ``seed`` at ``size`` pixels into ``out``."""
     _check_args(args)
     from gan_studio.data.catalog import iter_items
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
     from gan_studio.data.output_files import check_folder_target, output_errors
 
     out = Path(args.out)

@@ -6,7 +6,7 @@
   labeled dataset (:func:`gan_studio.data.dataset_export.export_dataset`); an interrupted export continues when
   the same command runs again;
 - ``dataset merge SHARD_DIR... --out DIR``: merge the shards of one export
-  (:func:`gan_studio.data.dataset_export.merge_exports`).
+  (:func:`gan_studio.data.dataset_merge.merge_exports`).
 
 Bad input is a ``ValueError``/``FileNotFoundError``/``FileExistsError`` with one sentence, which ``gan-studio``
 prints with exit code 2.
@@ -191,7 +191,8 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from gan_studio.data.dataset_export import export_dataset, parse_shard, shard_range
+    from gan_studio.data.dataset_export import export_dataset
+    from gan_studio.data.dataset_plan import parse_shard, shard_range
     from gan_studio.data.output_files import check_folder_target
     from gan_studio.methods.handsoff import load_handsoff
 
@@ -236,7 +237,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def merge_command(args: argparse.Namespace) -> int:
-    from gan_studio.data.dataset_export import merge_exports
+    from gan_studio.data.dataset_merge import merge_exports
     from gan_studio.data.output_files import check_folder_target
 
     check_folder_target(args.out)

@@ -25,18 +25,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gan_studio.data import catalog_reader, image_read
+from gan_studio.data.catalog_reader import read_catalog
 from gan_studio.data.coco import CocoFormatError, parse_coco, polygons_to_mask, segmentation_to_mask
-from gan_studio.data.layout import (
-    LABELMAP_FILE,
-    MANIFEST_FILE,
-    TITLES_FILE,
-    CatalogError,
-    _open_image,
-    _read_json,
-    _to_rgb,
-    parse_labelmap,
-    read_catalog,
-)
+from gan_studio.data.layout import LABELMAP_FILE, MANIFEST_FILE, TITLES_FILE, CatalogError, parse_labelmap
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_DIRS = ("masks", "SegmentationClass")
@@ -108,7 +100,7 @@ def _sentence_error(exc: Exception) -> LabelImportError:
 
 def read_json(path: Path) -> object:
     try:
-        return _read_json(path)
+        return catalog_reader.read_json(path)
     except CatalogError as exc:
         raise _sentence_error(exc) from None
 
@@ -116,7 +108,7 @@ def read_json(path: Path) -> object:
 def open_image(path: Path) -> Image.Image:
     """The fully decoded image at ``path``; corrupt, truncated or missing files raise LabelImportError."""
     try:
-        return _open_image(path)
+        return image_read.open_image(path)
     except CatalogError as exc:
         raise _sentence_error(exc) from None
 
@@ -124,16 +116,16 @@ def open_image(path: Path) -> Image.Image:
 def open_rgb(path: Path, exif: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 of any image mode (transparency over white); ``exif`` applies the EXIF orientation."""
     im = open_image(path)
-    return _to_rgb(_upright(im) if exif else im)
+    return image_read.to_rgb(_upright(im) if exif else im)
 
 
 def open_rgb_bytes(data: bytes, name: str, exif: bool = False) -> np.ndarray:
     """:func:`open_rgb` of the bytes of an image file (labelme's imageData), called ``name`` in errors."""
     try:
-        im = _open_image(data, name)
+        im = image_read.open_image(data, name)
     except CatalogError as exc:
         raise _sentence_error(exc) from None
-    return _to_rgb(_upright(im) if exif else im)
+    return image_read.to_rgb(_upright(im) if exif else im)
 
 
 def _upright(im: Image.Image) -> Image.Image:

@@ -35,6 +35,7 @@ Every item comes out the same way, whatever its format:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +52,9 @@ from gan_studio.data.label_formats import (
     files_found,
     folder_found,
 )
-from gan_studio.runtime.cancel import Cancelled
+from gan_studio.runtime.cancel import check_cancel
 
-__all__ = ["ImportReport", "LabelImportError", "LabeledImage", "import_files", "import_labels"]
+__all__ = ["ImportReport", "LabelImportError", "LabeledImage", "import_labels"]
 
 Progress = Callable[[float, str], None]
 
@@ -90,14 +91,16 @@ class ImportReport:
 
 
 def import_labels(
-    path: str | Path,
+    source: str | Path | Sequence[str | Path],
     size: int = 64,
     classes: Sequence[str] = PART_NAMES,
     keypoints: Sequence[str] = KEYPOINTS,
     progress: Progress | None = None,
     cancel=None,
 ) -> ImportReport:
-    """Import the labeled images of a folder or a single JSON file (format detected; see the module docstring).
+    """Import labeled images (format detected; see the module docstring) from ``source``: a folder or a single
+    JSON file, or a list of dropped files (labelme or COCO JSON files, images with a labelme JSON of the same name
+    beside them, or folders).
 
     ``size`` is the generator's image size; ``classes`` and ``keypoints`` are the model's names (mask indices and
     keypoint rows follow them). ``cancel`` is a :class:`~gan_studio.runtime.cancel.CancelToken` (or a callable
@@ -105,29 +108,18 @@ def import_labels(
     ``progress(fraction, message)`` is called after each item. Raises :class:`LabelImportError` when nothing can
     be imported.
     """
-    path = Path(path)
+    folder = None  # a folder given on its own is read as one (a dropped folder merges with the other files)
+    if isinstance(source, (str, os.PathLike)):
+        paths = [Path(source)]
+        where = str(paths[0])
+        folder = paths[0]
+    else:
+        paths = list(source)
+        if not paths:
+            raise LabelImportError("No files were given to import.")
+        where = str(paths[0]) if len(paths) == 1 else f"the {len(paths)} files given"
     try:
-        found = folder_found(path) if path.is_dir() else files_found([path])
-    except OSError as exc:
-        raise LabelImportError(f"{exc.filename or path} cannot be read ({exc.strerror or exc})") from None
-    return _import(found, str(path), size, classes, keypoints, progress, cancel)
-
-
-def import_files(
-    paths: Sequence[str | Path],
-    size: int = 64,
-    classes: Sequence[str] = PART_NAMES,
-    keypoints: Sequence[str] = KEYPOINTS,
-    progress: Progress | None = None,
-    cancel=None,
-) -> ImportReport:
-    """Import dropped files: labelme or COCO JSON files, images with a labelme JSON of the same name beside
-    them, or folders; arguments and errors as :func:`import_labels`."""
-    if not paths:
-        raise LabelImportError("No files were given to import.")
-    where = str(paths[0]) if len(paths) == 1 else f"the {len(paths)} files given"
-    try:
-        found = files_found(paths)
+        found = folder_found(folder) if folder is not None and folder.is_dir() else files_found(paths)
     except OSError as exc:
         raise LabelImportError(f"{exc.filename or where} cannot be read ({exc.strerror or exc})") from None
     return _import(found, where, size, classes, keypoints, progress, cancel)
@@ -139,15 +131,6 @@ def import_files(
 def normalize_name(name: str) -> str:
     """Class and keypoint names compare case-insensitively, with ``-``, ``_`` and spaces alike."""
     return re.sub(r"[\s_-]+", "_", str(name).strip().casefold()).strip("_")
-
-
-def _check_cancel(cancel) -> None:
-    if cancel is None:
-        return
-    if hasattr(cancel, "raise_if_cancelled"):
-        cancel.raise_if_cancelled()
-    elif callable(cancel) and cancel():
-        raise Cancelled()
 
 
 def _import(found: Found, where: str, size, classes, keypoints, progress, cancel) -> ImportReport:
@@ -164,7 +147,7 @@ def _import(found: Found, where: str, size, classes, keypoints, progress, cancel
     ids: set[str] = set()
     total = len(found.items)
     for done, task in enumerate(found.items, start=1):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         try:
             raw = task.load()
             converted = _convert(raw, int(size), class_index, keypoint_index, len(keypoints))
@@ -192,7 +175,7 @@ def _import(found: Found, where: str, size, classes, keypoints, progress, cancel
                     unknown_kp_files.setdefault(name, []).append(task.source)
         if progress is not None:
             progress(done / total, f"read {done} of {total} labeled images")
-    _check_cancel(cancel)
+    check_cancel(cancel)
 
     for source in unlabeled:
         report.skipped.append((source, f"{source} has no labels"))

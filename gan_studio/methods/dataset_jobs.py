@@ -25,20 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_studio.data.dataset_export import (
-    DEFAULT_BATCH,
-    ExportError,
-    candidate_count,
-    export_dataset,
-    item_id,
-    latent_seed,
-    os_error_message,
-)
+from gan_studio.data.dataset_export import export_dataset, latent_seed
+from gan_studio.data.dataset_files import ExportError, os_error_message
+from gan_studio.data.dataset_plan import DEFAULT_BATCH, candidate_count, item_id
 from gan_studio.data.label_import import (
     ImportReport,
     LabeledImage,
     LabelImportError,
-    import_files,
     import_labels,
 )
 from gan_studio.data.overlay import compose
@@ -292,12 +285,9 @@ def import_job(
     try:
         generator, _ = open_setup_generator(ctx, setup)
         args = (int(generator.image_size), config.class_names, config.keypoint_names, ctx.progress, ctx.token)
-        if len(paths) == 1:
-            report = import_labels(paths[0], *args)
-            where = str(paths[0])
-        else:
-            report = import_files(paths, *args)
-            where = f"{len(paths)} dropped files" if paths else ""
+        one = len(paths) == 1  # one folder or file is read as given; several are dropped files
+        report = import_labels(paths[0] if one else paths, *args)
+        where = str(paths[0]) if one else (f"{len(paths)} dropped files" if paths else "")
     except (LabelImportError, HandsOffError, CheckpointError) as exc:
         return Problem(sentence(exc))
     items = tuple(

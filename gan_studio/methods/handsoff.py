@@ -258,7 +258,7 @@ class HandsOffModel:
             info = dict(self.info)
             info["label_generator"] = {"file": WEIGHTS_NAME, "sha256": file_sha256(tmp / WEIGHTS_NAME)}
             (tmp / MODEL_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-            from gan_studio.data.layout import move_into_place
+            from gan_studio.data.catalog_writer import move_into_place
 
             _check_model_target(out, overwrite)
             move_into_place(tmp, out)

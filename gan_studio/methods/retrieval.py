@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_studio.runtime.cancel import Cancelled
+from gan_studio.runtime.cancel import check_cancel
 
 CACHE_VERSION = 1
 THUMB_SIZE = 96  # pixels of the thumbnails kept in an index
@@ -55,16 +55,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "gan_studio"
-
-
-def _check_cancel(cancel) -> None:
-    """``cancel`` is None, a token with ``raise_if_cancelled``, or a callable returning True to stop."""
-    if cancel is None:
-        return
-    if hasattr(cancel, "raise_if_cancelled"):
-        cancel.raise_if_cancelled()
-    elif callable(cancel) and cancel():
-        raise Cancelled()
 
 
 def _square_uint8(image: np.ndarray, size: int) -> np.ndarray:
@@ -305,7 +295,7 @@ class IndexBuild:
     def run(self, progress: ProgressFn | None = None, cancel=None) -> CatalogIndex:
         """Step to the end; ``progress(fraction, message)`` after each batch, ``cancel`` checked before each."""
         while not self.done:
-            _check_cancel(cancel)
+            check_cancel(cancel)
             self.step()
             if progress is not None:
                 progress(self.fraction, f"Indexing catalog items {self.count}/{self.total}")
@@ -416,7 +406,7 @@ def build_builtin_index(
 def folder_index_build(folder, classifier=None, max_items: int | None = None, batch: int = 32) -> IndexBuild:
     """A build over a user catalog folder (a path or a read ``CatalogFolder``); unreadable items are skipped."""
     if isinstance(folder, (str, os.PathLike)):
-        from gan_studio.data.layout import read_catalog
+        from gan_studio.data.catalog_reader import read_catalog
 
         folder = read_catalog(folder)
     if classifier is None:

@@ -32,7 +32,8 @@ import torch
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
 from gan_studio.data.catalog import item_id, render_item
-from gan_studio.data.dataset_export import candidate_count, keep_lowest, latent_seed
+from gan_studio.data.dataset_export import latent_seed
+from gan_studio.data.dataset_plan import candidate_count, keep_lowest
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.metrics.dense_scores import dense_scores
 from gan_studio.metrics.report import write_report

@@ -72,7 +72,7 @@ class BuiltinSource:
 
 
 class FolderSource:
-    """A catalog folder read with ``gan_studio.data.layout.read_catalog`` (items are read lazily)."""
+    """A catalog folder read with ``gan_studio.data.catalog_reader.read_catalog`` (items are read lazily)."""
 
     def __init__(self, folder, path: str | Path):
         self.folder = folder
@@ -81,7 +81,7 @@ class FolderSource:
     @classmethod
     def open(cls, path: str | Path) -> FolderSource:
         """Read the folder's index; raises ``ValueError`` (``CatalogError``) or ``OSError`` with one sentence."""
-        from gan_studio.data.layout import read_catalog
+        from gan_studio.data.catalog_reader import read_catalog
 
         path = Path(path)
         if not path.exists():

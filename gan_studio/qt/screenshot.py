@@ -131,7 +131,7 @@ def dataset_screenshot(
     from PySide6.QtCore import QTimer
 
     from gan_studio.data.catalog import iter_items
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
     from gan_studio.methods.label_generator import LabelGeneratorConfig
 
     config = replace(LabelGeneratorConfig(), ensemble_size=4, steps=steps)

@@ -40,3 +40,14 @@ class CancelToken:
 
     def __repr__(self) -> str:
         return f"CancelToken(cancelled={self.cancelled})"
+
+
+def check_cancel(cancel) -> None:
+    """Stop here if asked: ``cancel`` is None, a token with ``raise_if_cancelled`` (a :class:`CancelToken` or a job
+    context), or a callable returning True to stop, which raises :class:`Cancelled`."""
+    if cancel is None:
+        return
+    if hasattr(cancel, "raise_if_cancelled"):
+        cancel.raise_if_cancelled()
+    elif callable(cancel) and cancel():
+        raise Cancelled()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 
 def open_training_catalog(data: str | Path, color_words: Iterable[str], purpose: str):
-    """The catalog folder ``data`` read lazily (:func:`~gan_studio.data.layout.read_catalog`), with at least 2
+    """The catalog folder ``data`` read lazily (:func:`~gan_studio.data.catalog_reader.read_catalog`), with at least 2
     items; ``purpose`` names the model in the error ("the classifier", "training")."""
-    from gan_studio.data.layout import read_catalog
+    from gan_studio.data.catalog_reader import read_catalog
 
     folder = Path(data)
     if not folder.is_dir():

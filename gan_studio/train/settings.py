@@ -177,7 +177,8 @@ def default_batch(kind: str, tiny: bool = False) -> int:
 
 def check_catalog_folder(folder: str | Path) -> str | None:
     """Why ``folder`` cannot be trained on (one sentence), or None. Reads only its text files."""
-    from gan_studio.data.layout import CatalogError, read_catalog
+    from gan_studio.data.catalog_reader import read_catalog
+    from gan_studio.data.layout import CatalogError
 
     path = Path(folder)
     if not path.is_dir():

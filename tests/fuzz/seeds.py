@@ -17,9 +17,10 @@ from PIL import Image
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES, PARTS
 from gan_studio.data.catalog import render_item
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.data.coco import mask_to_polygons, rle_encode
 from gan_studio.data.item import CatalogItem
-from gan_studio.data.layout import format_labelmap, write_catalog
+from gan_studio.data.layout import format_labelmap
 from gan_studio.models.checkpoint import save_checkpoint
 
 SIZE = 32  # native size of the seed items

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gan_studio.data.catalog_reader import read_catalog
 from gan_studio.data.label_import import LabelImportError, import_labels
-from gan_studio.data.layout import CatalogError, read_catalog
+from gan_studio.data.layout import CatalogError
 from gan_studio.models.checkpoint import CheckpointError, file_sha256, load_checkpoint, manifest_path
 from tests.fuzz import harness
 from tests.fuzz.harness import Fuzz

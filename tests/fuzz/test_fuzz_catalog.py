@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from gan_studio.data.catalog_reader import read_catalog
 from gan_studio.data.label_import import LabelImportError, import_labels
-from gan_studio.data.layout import CatalogError, read_catalog
+from gan_studio.data.layout import CatalogError
 from tests.fuzz.harness import Fuzz, case_rng, replaced
 from tests.fuzz.mutate import mutate_json, mutate_lines
 from tests.fuzz.seeds import IMPORT_SIZE, catalog_folder, mask_folder

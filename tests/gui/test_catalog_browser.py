@@ -25,7 +25,7 @@ def loaded(qtbot, window):
 
 def _write_folder(path, n=6):
     from gan_studio.data.catalog import render_item
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
 
     return write_catalog([render_item(3, i, 64) for i in range(n)], path)
 

@@ -11,7 +11,8 @@ import torch
 from PySide6.QtCore import QMimeData, QUrl
 
 from gan_studio.data.catalog import iter_items
-from gan_studio.data.layout import read_catalog, write_catalog
+from gan_studio.data.catalog_reader import read_catalog
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.methods.dataset_jobs import NO_BUILTIN_MODEL, NO_ENCODER, drop_fraction, drop_threshold
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.restgan import TitleGenerator

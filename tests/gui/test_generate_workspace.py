@@ -267,7 +267,7 @@ def test_discovery_lists_the_nearest_catalog_items(qtbot, make_ws, tmp_path) -> 
 
 def test_discovery_follows_the_catalog_folder(qtbot, make_ws, tmp_path) -> None:
     from gan_studio.data.catalog import iter_items
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
     from gan_studio.qt.catalog_source import FolderSource
 
     folder = write_catalog(iter_items(9, 0, 5, 96), tmp_path / "my_catalog")

@@ -9,7 +9,7 @@ import torch
 
 from gan_studio.cli import main
 from gan_studio.data.catalog import iter_items
-from gan_studio.data.layout import write_catalog
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.models.classifier import AttributeClassifier, ClassifierConfig

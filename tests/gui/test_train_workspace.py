@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from gan_studio.data.catalog import iter_items
-from gan_studio.data.layout import write_catalog
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.qt.main_window import MainWindow
 from gan_studio.runtime.train_process import PAUSE_SUPPORTED
 from gan_studio.train.settings import load_settings

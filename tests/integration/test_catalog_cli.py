@@ -10,7 +10,7 @@ import pytest
 
 from gan_studio.cli import main
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
-from gan_studio.data.layout import read_catalog
+from gan_studio.data.catalog_reader import read_catalog
 
 N, SIZE = 8, 64
 

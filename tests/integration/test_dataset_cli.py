@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gan_studio.cli import main
-from gan_studio.data.layout import read_catalog
+from gan_studio.data.catalog_reader import read_catalog
 from gan_studio.models.inversion import InversionConfig, InversionEncoder, save_inversion
 from gan_studio.models.text_to_image import load_text_to_image
 from tests.tiny_models import save_tiny_text_to_image

@@ -295,11 +295,11 @@ def fake_catalog(monkeypatch):
     catalog.render_item = _fake_item
     colortable = _stand_in("gan_studio.data.colortable")
     colortable.ColorTable = _FakeTable
-    layout = _stand_in("gan_studio.data.layout")
-    layout.read_catalog = lambda path, color_words=None: [_fake_item(5, i, 48 + i % 3) for i in range(20)]
+    reader = _stand_in("gan_studio.data.catalog_reader")
+    reader.read_catalog = lambda path, color_words=None: [_fake_item(5, i, 48 + i % 3) for i in range(20)]
     monkeypatch.setitem(sys.modules, "gan_studio.data.catalog", catalog)
     monkeypatch.setitem(sys.modules, "gan_studio.data.colortable", colortable)
-    monkeypatch.setitem(sys.modules, "gan_studio.data.layout", layout)
+    monkeypatch.setitem(sys.modules, "gan_studio.data.catalog_reader", reader)
 
 
 def test_command_builtin_tiny_writes_classifier_and_resumes(tmp_path, fake_catalog, capsys):

@@ -13,22 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from gan_studio.data import dataset_export
+from gan_studio.data import dataset_export, dataset_files
 from gan_studio.data.catalog import iter_items
-from gan_studio.data.dataset_export import (
-    UNCERTAINTY_FILE,
-    WORK_DIR,
-    ExportError,
-    candidate_count,
-    export_dataset,
-    keep_lowest,
-    latent_seed,
-    merge_exports,
-    parse_shard,
-    shard_range,
-)
+from gan_studio.data.catalog_reader import read_catalog
+from gan_studio.data.dataset_export import export_dataset, latent_seed
+from gan_studio.data.dataset_files import UNCERTAINTY_FILE, WORK_DIR, ExportError
+from gan_studio.data.dataset_merge import merge_exports
+from gan_studio.data.dataset_plan import candidate_count, keep_lowest, parse_shard, shard_range
 from gan_studio.data.label_import import ImportReport, LabeledImage
-from gan_studio.data.layout import CatalogError, parse_labelmap, read_catalog
+from gan_studio.data.layout import CatalogError, parse_labelmap
 from gan_studio.methods.handsoff import HandsOffError, fit_handsoff, load_handsoff
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.methods.restgan import TitleGenerator
@@ -353,7 +346,7 @@ def test_shards_merge_into_the_unsharded_dataset(model, generator, with_drop, tm
 
 
 def iter_catalog(tmp_path: Path) -> Path:
-    from gan_studio.data.layout import write_catalog
+    from gan_studio.data.catalog_writer import write_catalog
 
     return write_catalog(iter_items(0, 0, 2, 32), tmp_path / "plain")
 
@@ -374,7 +367,8 @@ def test_permission_denied_is_one_sentence(model, generator, tmp_path, monkeypat
     def denied(path, text):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(dataset_export, "_atomic_write_text", denied)
+    monkeypatch.setattr(dataset_export, "atomic_write_text", denied)
+    monkeypatch.setattr(dataset_files, "atomic_write_text", denied)
     with pytest.raises(ExportError, match="cannot be written \\(Permission denied\\); choose a folder"):
         _export(model, generator, tmp_path / "ds")
     assert not (tmp_path / "ds").exists()

@@ -14,10 +14,11 @@ from PIL import Image
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES, PARTS
 from gan_studio.data.catalog import render_item
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.data.coco import mask_to_polygons, rle_encode
 from gan_studio.data.item import CatalogItem
-from gan_studio.data.label_import import LabelImportError, import_files, import_labels
-from gan_studio.data.layout import format_labelmap, write_catalog
+from gan_studio.data.label_import import LabelImportError, import_labels
+from gan_studio.data.layout import format_labelmap
 from gan_studio.runtime.cancel import Cancelled, CancelToken
 
 NATIVE = 96  # the size the items are rendered and written at
@@ -448,11 +449,11 @@ def test_unknown_mask_color_is_named(tmp_path: Path, items) -> None:
 # Dropped files, cancel
 
 
-def test_import_files(tmp_path: Path, items) -> None:
+def test_import_dropped_files(tmp_path: Path, items) -> None:
     folder = tmp_path / "lm"
     json_path = write_labelme(items[0], folder)
     Image.fromarray(items[1].image).save(folder / "lonely.png")
-    report = import_files([folder / f"{items[0].id}.png", json_path, folder / "lonely.png"], size=SIZE)
+    report = import_labels([folder / f"{items[0].id}.png", json_path, folder / "lonely.png"], size=SIZE)
     assert [it.id for it in report.items] == [items[0].id]  # the image and its JSON are one item
     assert report.skipped == [
         (
@@ -461,10 +462,10 @@ def test_import_files(tmp_path: Path, items) -> None:
         )
     ]
     with pytest.raises(LabelImportError, match="lonely.png has no labelme JSON"):
-        import_files([folder / "lonely.png"])
+        import_labels([folder / "lonely.png"])
     other = tmp_path / "other"
     write_labelme(items[0], other)  # the same file name from another folder
-    twice = import_files([json_path, other / f"{items[0].id}.json"])
+    twice = import_labels([json_path, other / f"{items[0].id}.json"])
     assert [it.id for it in twice.items] == [items[0].id, f"{items[0].id}_2"]
 
 
@@ -591,7 +592,7 @@ def test_coco_polygon_of_two_points_is_left_out_with_a_warning(tmp_path: Path, i
     (folder / "masks").rename(
         tmp_path / "masks"
     )  # masks now come from annotations.json: the catalog warns too
-    from gan_studio.data.layout import read_catalog
+    from gan_studio.data.catalog_reader import read_catalog
 
     catalog = read_catalog(folder)
     assert catalog.warnings == [expected]

@@ -11,17 +11,11 @@ import pytest
 from PIL import Image, ImageFile
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES, PARTS, SKELETON, Attributes
+from gan_studio.data.catalog_reader import read_catalog
+from gan_studio.data.catalog_writer import WriteCancelled, write_catalog
 from gan_studio.data.coco import mask_to_polygons, polygons_to_mask, rle_decode, rle_encode
 from gan_studio.data.item import CatalogItem
-from gan_studio.data.layout import (
-    LABELMAP_HEADER,
-    CatalogError,
-    WriteCancelled,
-    is_safe_id,
-    read_catalog,
-    safe_id,
-    write_catalog,
-)
+from gan_studio.data.layout import LABELMAP_HEADER, CatalogError, is_safe_id, safe_id
 
 SIZE = 40
 

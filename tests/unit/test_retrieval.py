@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gan_studio.data.catalog import iter_items, render_item
-from gan_studio.data.layout import write_catalog
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.methods import retrieval
 from gan_studio.methods.retrieval import (
     CatalogIndex,

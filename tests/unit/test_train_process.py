@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gan_studio.data.catalog import iter_items
-from gan_studio.data.layout import write_catalog
+from gan_studio.data.catalog_writer import write_catalog
 from gan_studio.runtime.train_log import (
     LogTailer,
     ProgressClock,

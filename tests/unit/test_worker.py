@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from gan_studio.runtime.cancel import Cancelled, CancelToken
+from gan_studio.runtime.cancel import Cancelled, CancelToken, check_cancel
 from gan_studio.runtime.jobs import ModelCache, Result
 from gan_studio.runtime.worker import DeviceWorker, WorkerPool, available_devices, default_device
 
@@ -85,6 +85,16 @@ def test_cancel_token() -> None:
     assert token.cancelled and token.wait(0)
     with pytest.raises(Cancelled):
         token.raise_if_cancelled()
+
+
+def test_check_cancel_takes_none_a_token_or_a_callable() -> None:
+    token = CancelToken()
+    for cancel in (None, token, lambda: False):
+        check_cancel(cancel)  # nothing asked: goes on
+    token.cancel()
+    for cancel in (token, lambda: True):
+        with pytest.raises(Cancelled):
+            check_cancel(cancel)
 
 
 def test_result_is_returned_on_the_worker_thread(worker: DeviceWorker, rec: Recorder) -> None:
