@@ -53,6 +53,15 @@ def _cell(v, digits: int = 1) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
+def _load_sentence(load: dict | None, cores: int | None) -> str:
+    """The machine's 1-minute load average at the start and end: other processes' work shows in every row."""
+    if not load:
+        return ""
+    busy = " (other processes were running: the idle row shows what that alone costs)" if cores and max(
+        load["start"], load["end"]) > 0.5 * cores else ""  # fmt: skip
+    return f" Load average (1 min) {load['start']:.2f} at the start, {load['end']:.2f} at the end{busy}."
+
+
 def _markdown(data: dict) -> str:
     m = data["machine"]
     phases = data["result"]["phases"]
@@ -64,6 +73,7 @@ def _markdown(data: dict) -> str:
             f"Command: `{data['command']}` ({data['seconds']:.0f} s). Model: {data['model']}; "
             f"{m.get('cpu_cores_available', '?')} CPU cores, torch threads {data['torch_threads']}; {m['platform']}; "
             f"Qt platform {data['result']['platform'] or 'default'}."
+            + _load_sentence(data.get("load_average_1min"), m.get("cpu_cores_available"))
         ),
         "",
         (
@@ -144,6 +154,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     model = None if args.model == "builtin" else str(Path(args.model))
     options = {"model_path": model} if model else {}
     generate_options = {**options, "discovery": bool(args.discovery)}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="gan-studio-labeled-") as tmp:
         labeled = None
         if "fit" in phases or "export" in phases:
@@ -167,6 +178,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
         "labeled_items": {"seed": LABELED[0], "start": LABELED[1], "count": LABELED[2]},
         "result": result,
         "seconds": time.perf_counter() - t0,
+        "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
         "machine": machine_info(),
     }
     jpath, mpath = write_report(out, "gui_stalls", data, _markdown(data))

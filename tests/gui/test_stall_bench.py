@@ -79,7 +79,9 @@ def test_the_bench_command_writes_the_table(qapp, tmp_path) -> None:
         "| generate | typing titles word by word" in md
         and "goal p99 ≤ 16 ms" in md
         and "p99 / idle p99" in md
+        and "Load average (1 min)" in md
     )
+    assert set(data["load_average_1min"]) == {"start", "end"}
 
 
 def test_bad_phases_are_one_sentence(tmp_path, capsys) -> None:
