@@ -36,6 +36,7 @@ from gan_studio.data.dataset_export import candidate_count, keep_lowest, latent_
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.metrics.dense_scores import dense_scores
 from gan_studio.metrics.report import write_report
+from gan_studio.metrics.results_file import append_result, read_results
 
 TEST_SEED = 1005
 LABELED_SEED = 1006
@@ -429,15 +430,10 @@ def bench_handsoff_command(args) -> int:
     }
     done: dict[tuple[int, int, str], dict] = {}
     read_back = 0
-    if results.exists():
-        for line in results.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            if r.get("settings") == key and r["labels"] in args.labels and r["seed"] < args.seeds:
-                read_back += (r["labels"], r["seed"], r["method"]) not in done
-                done[(r["labels"], r["seed"], r["method"])] = r
+    for r in read_results(results, key):
+        if r["labels"] in args.labels and r["seed"] < args.seeds:
+            read_back += (r["labels"], r["seed"], r["method"]) not in done
+            done[(r["labels"], r["seed"], r["method"])] = r
 
     shared = Shared(args.device)
     log(f"loaded the shipped generator, encoder and classifier; rendering {args.test_items} test items")
@@ -471,8 +467,7 @@ def bench_handsoff_command(args) -> int:
                         r["handsoff"] = extra
                     r["labeled_ids"] = [items[0].id, items[-1].id]
                     done[(n, seed, method)] = r
-                    f.write(json.dumps(r) + "\n")
-                    f.flush()
+                    append_result(f, r)
                     sc = r["scores"]
                     log(
                         f"labels {n} seed {seed} {method}: mIoU {100 * sc['miou']:.1f}, PCK {100 * sc['pck']:.1f}, "
