@@ -25,6 +25,10 @@ def tiny_models(tmp_path_factory):
     return {v: save_tiny_text_to_image(folder / v, v) for v in ("restgan", "stackgan")}
 
 
+def _model_args(tiny_models) -> list[str]:
+    return ["--restgan", str(tiny_models["restgan"]), "--stackgan", str(tiny_models["stackgan"])]
+
+
 def _args(*argv: str) -> argparse.Namespace:
     args = build_parser().parse_args(["bench", "restgan", *argv])
     args.changed_options = changed_options(args)
@@ -35,8 +39,7 @@ def test_bench_restgan_end_to_end(tiny_models, tmp_path, capsys):
     out = tmp_path / "bench"
     args = _args(
         "--n", "4", "--n-words", "2", "--n-latency", "1", "--threads", "1", "--no-qt",
-        "--restgan", str(tiny_models["restgan"]), "--stackgan", str(tiny_models["stackgan"]),
-        "--out", str(out),
+        *_model_args(tiny_models), "--out", str(out),
     )  # fmt: skip
     assert br.bench_restgan_command(args) == 0
     data = json.loads((out / "restgan.json").read_text())
@@ -108,31 +111,14 @@ def test_title_targets_state_what_the_title_says():
 def test_bad_input_raises(tiny_models, tmp_path):
     with pytest.raises(ValueError, match="--n"):
         br.bench_restgan_command(_args("--n", "1", "--out", str(tmp_path)))
+    missing = str(tmp_path / "missing.safetensors")
     with pytest.raises(FileNotFoundError, match="ReStGAN"):
         br.bench_restgan_command(
-            _args(
-                "--restgan",
-                str(tmp_path / "missing.safetensors"),
-                "--stackgan",
-                str(tiny_models["stackgan"]),
-                "--out",
-                str(tmp_path),
-            )
+            _args("--restgan", missing, "--stackgan", str(tiny_models["stackgan"]), "--out", str(tmp_path))
         )
     with pytest.raises(ValueError, match="catalog seed 0"):
         br.bench_restgan_command(
-            _args(
-                "--n",
-                "2",
-                "--catalog-seed",
-                "0",
-                "--restgan",
-                str(tiny_models["restgan"]),
-                "--stackgan",
-                str(tiny_models["stackgan"]),
-                "--out",
-                str(tmp_path),
-            )
+            _args("--n", "2", "--catalog-seed", "0", *_model_args(tiny_models), "--out", str(tmp_path))
         )
     assert not (tmp_path / "restgan.json").exists()
 
