@@ -86,14 +86,22 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float | None:
-    """Peak resident memory in MB: VmHWM since the last reset on Linux, else the process's max RSS."""
+def _status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (``VmRSS``, ``VmHWM``; kB there) in MB; None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory in MB: VmHWM since the last reset on Linux, else the process's max RSS."""
+    peak_mb = _status_mb("VmHWM")
+    if peak_mb is not None:
+        return peak_mb
     try:
         import resource
     except ImportError:
@@ -103,13 +111,8 @@ def _peak_rss_mb() -> float | None:
 
 
 def _rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    """Resident memory now in MB (Linux); None elsewhere."""
+    return _status_mb("VmRSS")
 
 
 # ---------------------------------------------------------------------------------------------------------------
