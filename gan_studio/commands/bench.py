@@ -21,42 +21,56 @@ REDS_PAIRS = 5  # len(gan_studio.metrics.bench_reds.PAIRS)
 def add_arguments(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="run a benchmark and write docs/benchmarks/")
     bsub = p.add_subparsers(dest="bench", required=True)
-    r = bsub.add_parser("catalog", help="renderer speed (items/s on one core)")
-    r.add_argument("--n", type=int, default=1000)
-    r.add_argument("--size", type=int, default=128)
-    r.add_argument("--out", default="docs/benchmarks")
-    r.set_defaults(func=_run("bench_catalog"))
-    c = bsub.add_parser("classifier", help="held-out accuracy of the shipped attribute classifier")
-    c.add_argument("--n", type=int, default=2000)
-    c.add_argument("--model", default="builtin")
-    c.add_argument("--out", default="docs/benchmarks")
-    c.set_defaults(func=_run("bench_classifier"))
-    g = bsub.add_parser(
-        "restgan", help="ReStGAN vs the StackGAN baseline: IS, FID, accuracy, color, consistency"
+    # (name, help, its arguments, what runs it), in the order the help lists them
+    benchmarks = (
+        ("catalog", "renderer speed (items/s on one core)", _catalog_arguments, _run("bench_catalog")),
+        (
+            "classifier",
+            "held-out accuracy of the shipped attribute classifier",
+            _classifier_arguments,
+            _run("bench_classifier"),
+        ),
+        (
+            "restgan",
+            "ReStGAN vs the StackGAN baseline: IS, FID, accuracy, color, consistency",
+            _restgan_arguments,
+            _run_restgan,
+        ),
+        (
+            "reds",
+            "REDS vs linear/random/PCA/SeFa directions; forward vs reverse Jacobians",
+            _reds_arguments,
+            _run("bench_reds"),
+        ),
+        (
+            "stage2",
+            "stage-II ablation: paired vs purely adversarial on the same stage I",
+            _stage2_arguments,
+            _run("bench_stage2"),
+        ),
+        (
+            "handsoff",
+            "HandsOff's generated datasets vs training on the few real labels (mIoU, PCK, depth)",
+            _handsoff_arguments,
+            _run("bench_handsoff"),
+        ),
+        (
+            "soak",
+            "memory over long use: word-by-word generations and REDS waypoints",
+            _soak_arguments,
+            _run("bench_soak"),
+        ),
+        (
+            "gui-stalls",
+            "event-loop stalls of the real workspaces (offscreen) while jobs run",
+            bench_gui_stalls.add_arguments,
+            bench_gui_stalls.bench_gui_stalls_command,
+        ),
     )
-    _restgan_arguments(g)
-    g.set_defaults(func=_run_restgan)
-    d = bsub.add_parser(
-        "reds", help="REDS vs linear/random/PCA/SeFa directions; forward vs reverse Jacobians"
-    )
-    _reds_arguments(d)
-    d.set_defaults(func=_run("bench_reds"))
-    s2 = bsub.add_parser("stage2", help="stage-II ablation: paired vs purely adversarial on the same stage I")
-    _stage2_arguments(s2)
-    s2.set_defaults(func=_run("bench_stage2"))
-    h = bsub.add_parser(
-        "handsoff", help="HandsOff's generated datasets vs training on the few real labels (mIoU, PCK, depth)"
-    )
-    _handsoff_arguments(h)
-    h.set_defaults(func=_run("bench_handsoff"))
-    k = bsub.add_parser("soak", help="memory over long use: word-by-word generations and REDS waypoints")
-    _soak_arguments(k)
-    k.set_defaults(func=_run("bench_soak"))
-    st = bsub.add_parser(
-        "gui-stalls", help="event-loop stalls of the real workspaces (offscreen) while jobs run"
-    )
-    bench_gui_stalls.add_arguments(st)
-    st.set_defaults(func=bench_gui_stalls.bench_gui_stalls_command)
+    for name, help_text, arguments, run in benchmarks:
+        b = bsub.add_parser(name, help=help_text)
+        arguments(b)
+        b.set_defaults(func=run)
 
 
 def _run(module: str):
@@ -133,6 +147,18 @@ def _int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError("label counts must be positive integers")
     return values
+
+
+def _catalog_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--out", default="docs/benchmarks")
+
+
+def _classifier_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--model", default="builtin")
+    p.add_argument("--out", default="docs/benchmarks")
 
 
 def _restgan_arguments(p: argparse.ArgumentParser) -> None:

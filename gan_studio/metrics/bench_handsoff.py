@@ -37,6 +37,7 @@ from gan_studio.data.dataset_plan import candidate_count, keep_lowest
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.metrics.dense_scores import dense_scores
 from gan_studio.metrics.report import write_report
+from gan_studio.metrics.results_file import append_result, read_results
 
 TEST_SEED = 1005
 LABELED_SEED = 1006
@@ -86,14 +87,22 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float | None:
-    """Peak resident memory in MB: VmHWM since the last reset on Linux, else the process's max RSS."""
+def _status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status (``VmRSS``, ``VmHWM``; kB there) in MB; None where there is none."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def _peak_rss_mb() -> float | None:
+    """Peak resident memory in MB: VmHWM since the last reset on Linux, else the process's max RSS."""
+    peak_mb = _status_mb("VmHWM")
+    if peak_mb is not None:
+        return peak_mb
     try:
         import resource
     except ImportError:
@@ -103,13 +112,8 @@ def _peak_rss_mb() -> float | None:
 
 
 def _rss_mb() -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    """Resident memory now in MB (Linux); None elsewhere."""
+    return _status_mb("VmRSS")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -430,15 +434,10 @@ def bench_handsoff_command(args) -> int:
     }
     done: dict[tuple[int, int, str], dict] = {}
     read_back = 0
-    if results.exists():
-        for line in results.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            if r.get("settings") == key and r["labels"] in args.labels and r["seed"] < args.seeds:
-                read_back += (r["labels"], r["seed"], r["method"]) not in done
-                done[(r["labels"], r["seed"], r["method"])] = r
+    for r in read_results(results, key):
+        if r["labels"] in args.labels and r["seed"] < args.seeds:
+            read_back += (r["labels"], r["seed"], r["method"]) not in done
+            done[(r["labels"], r["seed"], r["method"])] = r
 
     shared = Shared(args.device)
     log(f"loaded the shipped generator, encoder and classifier; rendering {args.test_items} test items")
@@ -472,8 +471,7 @@ def bench_handsoff_command(args) -> int:
                         r["handsoff"] = extra
                     r["labeled_ids"] = [items[0].id, items[-1].id]
                     done[(n, seed, method)] = r
-                    f.write(json.dumps(r) + "\n")
-                    f.flush()
+                    append_result(f, r)
                     sc = r["scores"]
                     log(
                         f"labels {n} seed {seed} {method}: mIoU {100 * sc['miou']:.1f}, PCK {100 * sc['pck']:.1f}, "

@@ -25,6 +25,7 @@ from gan_studio.methods.reds import TraversalSettings, movable_dims, traverse
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.metrics.line_plot import Panel, line_panels
 from gan_studio.metrics.report import write_report
+from gan_studio.metrics.results_file import append_result, read_results
 from gan_studio.metrics.traversal_curves import compare_at_equal_change, mean_curve
 from gan_studio.models.text_to_image import to_uint8
 
@@ -321,15 +322,7 @@ def bench_reds_command(args) -> int:
     )
     # The weights' hash is part of the key: results of another model are never read back.
     key = {"steps": args.steps, "step_size": args.step_size, "model": args.model, "sha256": weights_sha}
-    done: dict[tuple[int, str], dict] = {}
-    if results.exists():
-        for line in results.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a kill
-            if r.get("settings") == key:
-                done[(r["seed"], r["pair"])] = r
+    done: dict[tuple[int, str], dict] = {(r["seed"], r["pair"]): r for r in read_results(results, key)}
     resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
     protocols = {title: gen.protocol(title) for title in TITLES}
     with results.open("a") as f:
@@ -340,8 +333,7 @@ def bench_reds_command(args) -> int:
                 r = run_paths(protocols, seed, pair, args.steps, args.step_size)
                 r["settings"] = key
                 done[(seed, pair[0])] = r
-                f.write(json.dumps(r) + "\n")
-                f.flush()
+                append_result(f, r)
             _log(t0, f"seed {seed + 1}/{seed_range.stop} done")
     if args.measure_only:
         print(f"measured seeds {seed_range.start}..{seed_range.stop - 1} into {results}; a run without "

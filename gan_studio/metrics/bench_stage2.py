@@ -46,10 +46,10 @@ def bench_stage2_command(args) -> int:
     from gan_studio.data.colortable import ColorTable
     from gan_studio.methods.restgan import TitleGenerator
     from gan_studio.metrics import gan_scores as gs
-    from gan_studio.metrics.bench_restgan import (
+    from gan_studio.metrics.title_drawing import generate_titles
+    from gan_studio.metrics.title_scores import (
         classify,
         full_title_scores,
-        generate_titles,
         render_real,
         requested_labs,
         title_targets,

@@ -13,6 +13,9 @@ import pytest
 from gan_studio.cli import build_parser
 from gan_studio.commands.bench import changed_options, qt_latency
 from gan_studio.metrics import bench_restgan as br
+from gan_studio.metrics.restgan_targets import PAPER_MARGINS
+from gan_studio.metrics.title_drawing import generate_prefixes, generate_titles
+from gan_studio.metrics.title_scores import title_targets
 from tests.tiny_models import save_tiny_text_to_image
 
 
@@ -20,6 +23,10 @@ from tests.tiny_models import save_tiny_text_to_image
 def tiny_models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_models")
     return {v: save_tiny_text_to_image(folder / v, v) for v in ("restgan", "stackgan")}
+
+
+def _model_args(tiny_models) -> list[str]:
+    return ["--restgan", str(tiny_models["restgan"]), "--stackgan", str(tiny_models["stackgan"])]
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -32,8 +39,7 @@ def test_bench_restgan_end_to_end(tiny_models, tmp_path, capsys):
     out = tmp_path / "bench"
     args = _args(
         "--n", "4", "--n-words", "2", "--n-latency", "1", "--threads", "1", "--no-qt",
-        "--restgan", str(tiny_models["restgan"]), "--stackgan", str(tiny_models["stackgan"]),
-        "--out", str(out),
+        *_model_args(tiny_models), "--out", str(out),
     )  # fmt: skip
     assert br.bench_restgan_command(args) == 0
     data = json.loads((out / "restgan.json").read_text())
@@ -69,7 +75,7 @@ def test_bench_restgan_end_to_end(tiny_models, tmp_path, capsys):
     real = data["real"]
     assert real["fid"] >= 0.0 and real["attribute_accuracy"]["type"]["accuracy"] is not None
     assert data["qt_latency"] == {"measured": False, "reason": "skipped (--no-qt)"}
-    assert set(data["margins"]["ours"]) == set(data["margins"]["paper"]) == set(br.PAPER_MARGINS)
+    assert set(data["margins"]["ours"]) == set(data["margins"]["paper"]) == set(PAPER_MARGINS)
     assert all(isinstance(t["met"], bool) for t in data["targets"])
     assert data["all_targets_met"] is False
     assert "# ReStGAN vs the StackGAN baseline" in md and "NOT met" in md
@@ -82,8 +88,8 @@ def test_batched_drawing_matches_generate(tiny_models):
     seeds = [3, 4, 5]
     for arch in ("restgan", "stackgan"):
         gen = TitleGenerator.load(tiny_models[arch], arch)
-        full = br.generate_titles(gen, titles, seeds)
-        prefixes = br.generate_prefixes(gen, titles, seeds)
+        full = generate_titles(gen, titles, seeds)
+        prefixes = generate_prefixes(gen, titles, seeds)
         for i, title in enumerate(titles):
             ref = gen.generate(title, seeds[i])
             words, images = prefixes[i]
@@ -96,7 +102,7 @@ def test_title_targets_state_what_the_title_says():
     from gan_studio.data.colortable import ColorTable
 
     table = ColorTable.load()
-    t = br.title_targets(["Kova Women's Navy Skinny Jeans", "Classic Cargo Pants"], table.cluster_of)
+    t = title_targets(["Kova Women's Navy Skinny Jeans", "Classic Cargo Pants"], table.cluster_of)
     assert t.shape == (2, 5)
     assert t[0].tolist()[:3] == [1, 1, table.cluster_of("navy")]  # jeans, women's, navy
     assert t[1, 0] == 4 and t[1, 1] == -1 and t[1, 2] == -1  # cargo; no gender, no color
@@ -105,31 +111,14 @@ def test_title_targets_state_what_the_title_says():
 def test_bad_input_raises(tiny_models, tmp_path):
     with pytest.raises(ValueError, match="--n"):
         br.bench_restgan_command(_args("--n", "1", "--out", str(tmp_path)))
+    missing = str(tmp_path / "missing.safetensors")
     with pytest.raises(FileNotFoundError, match="ReStGAN"):
         br.bench_restgan_command(
-            _args(
-                "--restgan",
-                str(tmp_path / "missing.safetensors"),
-                "--stackgan",
-                str(tiny_models["stackgan"]),
-                "--out",
-                str(tmp_path),
-            )
+            _args("--restgan", missing, "--stackgan", str(tiny_models["stackgan"]), "--out", str(tmp_path))
         )
     with pytest.raises(ValueError, match="catalog seed 0"):
         br.bench_restgan_command(
-            _args(
-                "--n",
-                "2",
-                "--catalog-seed",
-                "0",
-                "--restgan",
-                str(tiny_models["restgan"]),
-                "--stackgan",
-                str(tiny_models["stackgan"]),
-                "--out",
-                str(tmp_path),
-            )
+            _args("--n", "2", "--catalog-seed", "0", *_model_args(tiny_models), "--out", str(tmp_path))
         )
     assert not (tmp_path / "restgan.json").exists()
 
