@@ -34,13 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_studio.models.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_checkpoint,
-)
+from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
 from gan_studio.runtime.progress import ProgressBar
@@ -226,16 +220,15 @@ def save_state(
     """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
     if not dist.is_main():
         return
-    tensors = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
-    opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
-    tensors.update(opt_tensors)
-    save_checkpoint(
-        tensors,
+    save_training_state(
         path,
         architecture=STATE_ARCHITECTURE,
-        config={"model": encoder.config.to_dict(), "train": asdict(cfg)},
+        model_config=encoder.config.to_dict(),
+        train_config=asdict(cfg),
+        modules={"encoder": encoder},
+        optimizers=opt,
+        counters={"stage": stage, "step": step, "wall_time_s": wall},
         training={"stage": stage, "step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
-        extra={"stage": stage, "step": step, "wall_time_s": wall, "optimizer": opt_meta},
     )
 
 
@@ -246,30 +239,19 @@ def load_state(
 
     Step counts may change between runs (to extend one); the encoder, seed and batch may not.
     """
-    state, manifest = load_checkpoint(path, architecture=STATE_ARCHITECTURE)
-    saved = manifest["config"].get("model")
-    if saved != encoder.config.to_dict():
-        raise CheckpointError(
-            f"{path} was trained with a different encoder ({saved}); use a new --out folder or the same settings"
-        )
-    train = manifest["config"].get("train") or {}
-    for key in ("seed", "batch"):
-        if train.get(key) != getattr(cfg, key):
-            raise CheckpointError(
-                f"{path} was trained with {key} {train.get(key)}, not {getattr(cfg, key)}; use a new --out folder "
-                "or the same settings"
-            )
-    extra = manifest.get("extra") or {}
-    try:
-        encoder.load_state_dict(
-            {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
-        )
-        stage = int(extra["stage"])
-        opt = make_opt(stage)
-        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizer"]))
-        return opt, stage, int(extra["step"]), float(extra["wall_time_s"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a usable training checkpoint ({exc})") from None
+    # Either stage's optimizer will do: the saved param groups, the stage's learning rate included, replace its own.
+    opt = make_opt(1)
+    c = load_training_state(
+        path,
+        architecture=STATE_ARCHITECTURE,
+        model_config=encoder.config.to_dict(),
+        modules={"encoder": encoder},
+        optimizers=opt,
+        counters=("stage", "step", "wall_time_s"),
+        same_train={"seed": cfg.seed, "batch": cfg.batch},
+        what="encoder",
+    )
+    return opt, int(c["stage"]), int(c["step"]), float(c["wall_time_s"])
 
 
 def _trim_log(path: Path, stage: int, step: int) -> None:

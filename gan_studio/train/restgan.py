@@ -43,12 +43,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_studio.models.checkpoint import (
-    load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_checkpoint,
-)
+from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.stackgan import ConditioningAugmentation, GanConfig, ProjectionHeads, stage_modules
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
@@ -508,20 +503,14 @@ def save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfi
 
 
 def _save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
-    tensors: dict[str, torch.Tensor] = {}
-    meta: dict = {}
-    for name, module in tr.modules().items():
-        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
-    for name, opt in tr.optimizers().items():
-        t, m = optimizer_to_tensors(opt.state_dict(), prefix=f"{name}.")
-        tensors.update(t)
-        meta[name] = m
-    save_checkpoint(
-        tensors,
+    save_training_state(
         out / STATE_NAME,
         architecture=f"{cfg.variant}-training-state",
-        config={"model": tr.model.config_dict(), "train": asdict(cfg)},
-        extra={"stage": stage, "step": step, "wall_time_s": wall, "optimizers": meta},
+        model_config=tr.model.config_dict(),
+        train_config=asdict(cfg),
+        modules=tr.modules(),
+        optimizers=tr.optimizers(),
+        counters={"stage": stage, "step": step, "wall_time_s": wall},
     )
 
 
@@ -534,16 +523,16 @@ def load_state_file(tr: Trainer, path: Path, cfg: GanTrainConfig) -> tuple[int, 
     """Restores ``tr`` from a training-state file; returns (stage, step done in that stage, wall time so far).
 
     The state's model configuration (sizes, vocabulary) must be the one ``tr`` was built with."""
-    state, manifest = load_checkpoint(path, architecture=f"{cfg.variant}-training-state")
-    if manifest["config"]["model"] != tr.model.config_dict():
-        raise ValueError(f"{path} was trained with another configuration or vocabulary than this run builds")
-    for name, module in tr.modules().items():
-        prefix = f"{name}."
-        module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
-    extra = manifest["extra"]
-    for name, opt in tr.optimizers().items():
-        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizers"][name], prefix=f"{name}."))
-    return int(extra["stage"]), int(extra["step"]), float(extra["wall_time_s"])
+    c = load_training_state(
+        path,
+        architecture=f"{cfg.variant}-training-state",
+        model_config=tr.model.config_dict(),
+        modules=tr.modules(),
+        optimizers=tr.optimizers(),
+        counters=("stage", "step", "wall_time_s"),
+        what="configuration or vocabulary",
+    )
+    return int(c["stage"]), int(c["step"]), float(c["wall_time_s"])
 
 
 def new_model(cfg: GanTrainConfig, gan: GanConfig, vocab: Vocabulary, table) -> TextToImage:
