@@ -15,7 +15,8 @@ from gan_studio.models.checkpoint import save_checkpoint
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
 from gan_studio.train import distributed as dist
-from gan_studio.train.restgan import GanTrainConfig, new_model, train_gan
+from gan_studio.train.restgan import new_model, train_gan
+from gan_studio.train.restgan_config import GanTrainConfig
 from gan_studio.train.text_data import build_data, render_builtin
 
 TRAIN_SEED = 0  # built-in catalog seed of the training items (benchmarks use other seeds)
