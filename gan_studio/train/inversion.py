@@ -39,6 +39,7 @@ from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
+from gan_studio.train.outcome import StagedOutcome
 
 STATE_NAME = "train_state.safetensors"
 STATE_ARCHITECTURE = "inversion-encoder-training-state"
@@ -272,12 +273,9 @@ def _trim_log(path: Path, stage: int, step: int) -> None:
 # ------------------------------------------------------------------------------------------------- loop
 
 
-@dataclass
-class TrainOutcome:
-    encoder: InversionEncoder
-    steps: dict[str, int]
-    wall_time_s: float
-    steps_per_s: dict[str, float]
+@dataclass(kw_only=True)
+class TrainOutcome(StagedOutcome):
+    encoder: InversionEncoder  # in eval mode
     last: dict[str, dict[str, float]]  # stage -> the losses of its last step (this run's)
 
 
@@ -381,7 +379,8 @@ def train_inversion(
             dist.barrier()
             stage, done = s + 1, 0
     encoder.eval()
-    return TrainOutcome(encoder, {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates, last)
+    steps = {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}
+    return TrainOutcome(encoder=encoder, steps=steps, wall_time_s=wall, steps_per_s=rates, last=last)
 
 
 def _device_of(generator) -> torch.device:

@@ -27,6 +27,7 @@ from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
 from gan_studio.train.interrupt import deferred_interrupt
+from gan_studio.train.outcome import StagedOutcome
 from gan_studio.train.restgan_batch import sample_batch
 from gan_studio.train.restgan_config import GanTrainConfig
 from gan_studio.train.restgan_step import Trainer, build_trainer, train_step
@@ -154,12 +155,9 @@ def _out_of_time(elapsed: float, budget: float, device: torch.device) -> bool:
     return bool(dist.global_sum(late).item() > 0) if dist.is_distributed() else bool(late.item())
 
 
-@dataclass
-class TrainOutcome:
-    model: TextToImage
-    steps: dict[str, int]
-    wall_time_s: float
-    steps_per_s: dict[str, float]
+@dataclass(kw_only=True)
+class TrainOutcome(StagedOutcome):
+    model: TextToImage  # the averaged generator's weights, on the CPU
 
 
 def train_gan(
@@ -261,4 +259,4 @@ def train_gan(
         stop.close()
         log.close()
     dist.revert_batch_norm(model)
-    return TrainOutcome(tr.shipped_model().cpu(), steps, wall, rates)
+    return TrainOutcome(model=tr.shipped_model().cpu(), steps=steps, wall_time_s=wall, steps_per_s=rates)
