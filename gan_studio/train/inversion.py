@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_studio.methods.inversion import generator_device, generator_module, prepare_images
 from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
@@ -105,10 +106,8 @@ def lr_at(cfg: InversionTrainConfig, stage: int, step: int) -> float:
 
 def freeze(module_or_generator) -> None:
     """Turn off gradients and put in eval mode an ``nn.Module``, or the ``model`` of a protocol wrapper."""
-    module = module_or_generator
-    if not isinstance(module, torch.nn.Module):
-        module = getattr(module_or_generator, "model", None)
-    if isinstance(module, torch.nn.Module):
+    module = generator_module(module_or_generator)
+    if module is not None:
         module.requires_grad_(False).eval()
 
 
@@ -182,8 +181,6 @@ def train_step(
 @torch.no_grad()
 def sample_rows(encoder: InversionEncoder, generator, seed: int) -> np.ndarray:
     """A grid: generated images and their reconstructions, then real validation items and theirs (uint8)."""
-    from gan_studio.methods.inversion import prepare_images
-
     size = generator.image_size
     n = SAMPLE_CATALOG[2]
     fake = generator.synthesize(generator.sample_latent(n, SAMPLE_SEED + seed))
@@ -306,7 +303,7 @@ def train_inversion(
     perceptual.requires_grad_(False).eval()
     torch.manual_seed(cfg.seed)
     encoder = InversionEncoder(encoder_config)
-    device = _device_of(generator)
+    device = generator_device(generator)
     encoder.to(device)
 
     def make_opt(stage: int) -> torch.optim.Adam:
@@ -381,11 +378,3 @@ def train_inversion(
     encoder.eval()
     steps = {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}
     return TrainOutcome(encoder=encoder, steps=steps, wall_time_s=wall, steps_per_s=rates, last=last)
-
-
-def _device_of(generator) -> torch.device:
-    model = generator if isinstance(generator, torch.nn.Module) else getattr(generator, "model", None)
-    if isinstance(model, torch.nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")
