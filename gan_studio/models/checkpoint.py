@@ -17,7 +17,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import safetensors
 import torch
@@ -32,6 +32,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 _PICKLE_PROTO = b"\x80"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+
+M = TypeVar("M", bound=nn.Module)
 
 
 class CheckpointError(ValueError):
@@ -290,6 +292,27 @@ def load_model(
         model.to(device)
     model.eval()
     return model, manifest
+
+
+def load_trained_model(
+    path: str | os.PathLike | None,
+    *,
+    default: Path,
+    architecture: str,
+    build: Callable[[dict], M],
+    what: str,
+    train_command: str,
+    device: str | torch.device | None = None,
+) -> M:
+    """:func:`load_model` of ``path``, or of the shipped ``default`` when it is None; ``model.manifest`` holds the
+    manifest. A missing file is refused with one sentence naming ``what`` it should hold and the ``train_command``
+    that writes one."""
+    p = Path(path) if path is not None else default
+    if not p.exists() and p.suffix.lower() not in PICKLE_SUFFIXES:
+        raise CheckpointError(f"no {what} at {p}; train one with `{train_command} --out DIR`")
+    model, manifest = load_model(p, architecture, build, device=device)
+    model.manifest = manifest
+    return model  # type: ignore[return-value]  # what ``build`` built
 
 
 def _few(keys: list[str], n: int = 3) -> str:
