@@ -12,7 +12,8 @@ from gan_studio.models.checkpoint import save_checkpoint
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
 from gan_studio.models.text_to_image import TextToImage
-from gan_studio.train.restgan import GanTrainConfig, new_model
+from gan_studio.train.restgan import new_model
+from gan_studio.train.restgan_config import GanTrainConfig
 
 
 def tiny_text_to_image(variant: str = "restgan", n_titles: int = 200, seed: int = 0) -> TextToImage:

@@ -7,6 +7,10 @@ The work is in :mod:`gan_studio.commands.train_classifier`, :mod:`gan_studio.com
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from typing import Any, TypeVar
+
+C = TypeVar("C")
 
 DEFAULT_EVAL_N = 200  # held-out real items the inversion encoder is scored on
 
@@ -38,6 +42,11 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     i = tsub.add_parser("inversion", help="HandsOff inversion encoder: image -> generator latent")
     _inversion_arguments(i)
     i.set_defaults(func=_run_inversion)
+
+
+def with_given(config: C, **options: Any) -> C:
+    """``config`` with the options the command line gave (``None``: not given, the config's value stays)."""
+    return replace(config, **{k: v for k, v in options.items() if v is not None})
 
 
 def _run_classifier(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_studio.commands.train import with_given
+from gan_studio.commands.train_record import processes_phrase
 from gan_studio.data.attributes import CLASSIFIER_HEADS
 from gan_studio.models.checkpoint import file_sha256, save_checkpoint
 from gan_studio.models.classifier import ARCHITECTURE, ClassifierConfig
@@ -34,15 +36,8 @@ def configs_from_args(args: argparse.Namespace, n_colors: int) -> tuple[TrainCon
     cfg = TrainConfig.tiny() if args.tiny else TrainConfig()
     mcfg = TINY_MODEL if args.tiny else ClassifierConfig()
     mcfg = replace(mcfg, n_colors=n_colors)
-    cfg = replace(cfg, seed=args.seed)
-    if args.steps is not None:
-        cfg = replace(cfg, steps=args.steps)
-    if args.batch is not None:
-        cfg = replace(cfg, batch=args.batch)
-    if args.train_items is not None:
-        cfg = replace(cfg, train_items=args.train_items)
-    if args.size is not None:
-        mcfg = replace(mcfg, in_size=args.size)
+    cfg = with_given(cfg, seed=args.seed, steps=args.steps, batch=args.batch, train_items=args.train_items)
+    mcfg = with_given(mcfg, in_size=args.size)
     for name, value in (
         ("--steps", cfg.steps),
         ("--batch", cfg.batch),
@@ -78,11 +73,6 @@ def _split_folder(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def _processes(training: dict) -> str:
-    n = training.get("processes", 1)
-    return f" in each of {n} processes" if n > 1 else ""
-
-
 def _model_card(manifest_like: dict) -> str:
     m = manifest_like
     acc = m["metrics"]["heldout_accuracy"]
@@ -104,7 +94,7 @@ training signal for a generator, or those numbers would measure how well the gen
 
 - Command: `{m["training"]["command"]}`
 - Seed {m["training"]["seed"]}, {m["training"]["steps"]} steps of batch {m["training"]["batch"]},
-  {m["training"]["wall_time_s"]:.0f} s of training on {m["training"]["threads"]} CPU threads{_processes(m["training"])}.
+  {m["training"]["wall_time_s"]:.0f} s of training on {m["training"]["threads"]} CPU threads{processes_phrase(m["training"])}.
 - Data: {m["data"]["description"]}
 - Augmentation: shifts of a few pixels and horizontal flips; no color jitter (color is a label).
 

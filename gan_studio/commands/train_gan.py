@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
+from gan_studio.commands.train import with_given
+from gan_studio.commands.train_record import processes_phrase, staged_training_record
 from gan_studio.models.checkpoint import save_checkpoint
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
 from gan_studio.train import distributed as dist
-from gan_studio.train.restgan import GanTrainConfig, new_model, train_gan
+from gan_studio.train.restgan import new_model, train_gan
+from gan_studio.train.restgan_config import GanTrainConfig
 from gan_studio.train.text_data import build_data, render_builtin
 
 TRAIN_SEED = 0  # built-in catalog seed of the training items (benchmarks use other seeds)
@@ -24,27 +25,24 @@ TRAIN_SEED = 0  # built-in catalog seed of the training items (benchmarks use ot
 def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
     cfg = GanTrainConfig.tiny(args.model) if args.tiny else GanTrainConfig(variant=args.model)
     gan = GanConfig.tiny() if args.tiny else GanConfig()
-    changes = {
-        k: v
-        for k, v in {
-            "stage1_steps": args.stage1_steps,
-            "stage2_steps": args.stage2_steps,
-            "batch": args.batch,
-            "items": args.items,
-            "seed": args.seed,
-            "stage2_mode": args.stage2_mode,
-            "aux_weight": args.aux_weight,
-            "aux_d_weight": args.aux_weight_d,
-            "layout_weight": args.layout_weight,
-            "layout_size": getattr(args, "layout_size", None),
-            "stage1_seconds": args.stage1_seconds,
-            "stage2_seconds": args.stage2_seconds,
-            "checkpoint_every": args.checkpoint_every,
-            "sample_every": args.sample_every,
-        }.items()
-        if v is not None
-    }
-    return replace(cfg, **changes), gan
+    cfg = with_given(
+        cfg,
+        stage1_steps=args.stage1_steps,
+        stage2_steps=args.stage2_steps,
+        batch=args.batch,
+        items=args.items,
+        seed=args.seed,
+        stage2_mode=args.stage2_mode,
+        aux_weight=args.aux_weight,
+        aux_d_weight=args.aux_weight_d,
+        layout_weight=args.layout_weight,
+        layout_size=getattr(args, "layout_size", None),
+        stage1_seconds=args.stage1_seconds,
+        stage2_seconds=args.stage2_seconds,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+    )
+    return cfg, gan
 
 
 def _load_data(args, cfg: GanTrainConfig, gan: GanConfig, table, out: Path, progress: bool):
@@ -106,11 +104,6 @@ def _device_name(device: torch.device) -> str:
     return f"CPU ({os.cpu_count()} cores)"
 
 
-def _processes(training: dict) -> str:
-    n = training.get("processes", 1)
-    return f" in each of {n} processes" if n > 1 else ""
-
-
 def _run_lines(t: dict) -> str:
     c = t.get("config", {})
     rates = ", ".join(f"{k} {v:.2f} steps/s" for k, v in t.get("steps_per_s", {}).items())
@@ -135,7 +128,7 @@ def _run_lines(t: dict) -> str:
         f"- Seed {t.get('seed')}; stage I {t.get('steps', {}).get('stage1')} steps, stage II "
         f"{t.get('steps', {}).get('stage2')} steps, batch {t.get('batch')}{budget}; stage II "
         f"{c.get('stage2_mode', 'adversarial')}\n"
-        f"- Wall time {t.get('wall_time_s', 0) / 60:.1f} min on {where}{_processes(t)} ({rates}), "
+        f"- Wall time {t.get('wall_time_s', 0) / 60:.1f} min on {where}{processes_phrase(t)} ({rates}), "
         f"torch threads {t.get('threads')}"
     )
 
@@ -289,20 +282,9 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
     outcome = train_gan(data, model, cfg, out, progress=progress, device=device, init_state=init_state)
     if not dist.is_main():
         return 0  # rank 0 writes the final weights
-    training = {
-        "command": "gan-studio " + " ".join(shlex.quote(a) for a in args.argv),
-        "seed": cfg.seed,
-        "steps": outcome.steps,
-        "batch": cfg.batch,
-        "wall_time_s": round(outcome.wall_time_s, 1),
-        "this_run_s": round(time.monotonic() - t0, 1),
-        "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
-        "threads": torch.get_num_threads(),
-        "processes": dist.world_size(),
-        "device": _device_name(device),
-        **({"initialized_from": init} if init else {}),
-        "config": asdict(cfg),
-    }
+    training = staged_training_record(
+        args, cfg, outcome, t0, device=_device_name(device), **({"initialized_from": init} if init else {})
+    )
     weights = out / f"{cfg.variant}.safetensors"
     manifest_like = {
         "architecture": cfg.variant,

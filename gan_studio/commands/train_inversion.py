@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
-from gan_studio.commands.train import DEFAULT_EVAL_N
+from gan_studio.commands.train import DEFAULT_EVAL_N, with_given
+from gan_studio.commands.train_record import processes_phrase, staged_training_record
 from gan_studio.models.checkpoint import read_manifest
 from gan_studio.models.inversion import InversionConfig, save_inversion
 from gan_studio.train import distributed as dist
@@ -25,18 +24,13 @@ def configs_from_args(args: argparse.Namespace) -> InversionTrainConfig:
     ):
         if value is not None and value < least:
             raise ValueError(f"{flag} must be at least {least}, got {value}")
-    cfg = InversionTrainConfig.tiny() if args.tiny else InversionTrainConfig()
-    changes = {
-        k: v
-        for k, v in {
-            "stage1_steps": args.stage1_steps,
-            "stage2_steps": args.stage2_steps,
-            "batch": args.batch,
-            "seed": args.seed,
-        }.items()
-        if v is not None
-    }
-    cfg = replace(cfg, **changes)
+    cfg = with_given(
+        InversionTrainConfig.tiny() if args.tiny else InversionTrainConfig(),
+        stage1_steps=args.stage1_steps,
+        stage2_steps=args.stage2_steps,
+        batch=args.batch,
+        seed=args.seed,
+    )
     if cfg.stage1_steps + cfg.stage2_steps < 1:
         raise ValueError("--stage1-steps plus --stage2-steps must be at least 1")
     return cfg
@@ -55,11 +49,6 @@ def _generator_description(arg: str, path: Path) -> dict:
         "sha256": manifest["sha256"],
         "trained_with": manifest.get("training", {}).get("command"),
     }
-
-
-def _processes(training: dict) -> str:
-    n = training.get("processes", 1)
-    return f" in each of {n} processes" if n > 1 else ""
 
 
 def model_card(manifest: dict) -> str:
@@ -94,7 +83,7 @@ predicts the generator latent of an image, in standardized latent coordinates.
 ## How it was trained
 
 - Command: `{t["command"]}`
-- Seed {t["seed"]}; batch {t["batch"]}; wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s){_processes(t)}
+- Seed {t["seed"]}; batch {t["batch"]}; wall time {t["wall_time_s"] / 60:.1f} min on {t["threads"]} CPU thread(s){processes_phrase(t)}
   ({rates})
 - Stage 1, {t["steps"]["stage1"]} steps: regression of the latent from the image it draws (mean squared error in
   standardized coordinates), Adam at {tc["lr1"]} with cosine decay.
@@ -172,19 +161,8 @@ def _train_inversion(args: argparse.Namespace) -> int:
             outcome.encoder, generator, n=eval_n, refine_steps=(0,), perceptual=perceptual
         )
     seed, start, n_titles = DEFAULT_TITLE_SOURCE
-    training = {
-        "command": "gan-studio " + " ".join(shlex.quote(a) for a in args.argv),
-        "seed": cfg.seed,
-        "steps": outcome.steps,
-        "batch": cfg.batch,
-        "wall_time_s": round(outcome.wall_time_s, 1),
-        "this_run_s": round(time.monotonic() - t0, 1),
-        "steps_per_s": {k: round(v, 3) for k, v in outcome.steps_per_s.items()},
-        "final_losses": {k: {n: round(v, 5) for n, v in d.items()} for k, d in outcome.last.items()},
-        "threads": torch.get_num_threads(),
-        "processes": dist.world_size(),
-        "config": asdict(cfg),
-    }
+    final_losses = {k: {n: round(v, 5) for n, v in d.items()} for k, d in outcome.last.items()}
+    training = staged_training_record(args, cfg, outcome, t0, final_losses=final_losses)
     data = {
         "generator": _generator_description(args.generator, gen_path),
         "perceptual_backbone": {

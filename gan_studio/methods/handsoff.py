@@ -76,14 +76,6 @@ def builtin_handsoff_path() -> Path:
 # Generators and encoders: open one, and describe it so that it can be found (and checked) again
 
 
-def _device_of(module) -> torch.device:
-    model = module if isinstance(module, torch.nn.Module) else getattr(module, "model", None)
-    if isinstance(model, torch.nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")
-
-
 def _checkpoint_sha256(path: Path) -> str:
     return str(read_manifest(path)["sha256"])
 
@@ -383,7 +375,7 @@ def fit_handsoff(
     ``overwrite=True`` replaces an existing HandsOff model folder (never another non-empty folder).
     """
     from gan_studio.data.label_import import ImportReport, import_labels
-    from gan_studio.methods.inversion import invert
+    from gan_studio.methods.inversion import generator_device, invert
 
     config = config or LabelGeneratorConfig()
     if refine_steps < 0:
@@ -414,7 +406,7 @@ def fit_handsoff(
     if perceptual is None:
         from gan_studio.models.perceptual import load_perceptual
 
-        perceptual = load_perceptual(device=_device_of(generator))
+        perceptual = load_perceptual(device=generator_device(generator))
     try:
         inverted = invert(
             encoder,
@@ -428,7 +420,7 @@ def fit_handsoff(
     except ValueError as exc:  # the encoder belongs to another generator
         raise HandsOffError(f"the inversion encoder does not fit the generator: {exc}") from None
 
-    latents = torch.from_numpy(inverted.latents).to(_device_of(generator))
+    latents = torch.from_numpy(inverted.latents).to(generator_device(generator))
     targets = [{"mask": it.mask, "keypoints": it.keypoints, "depth": it.depth} for it in items]
     label_generator = fit_label_generator(
         generator, latents, targets, config, _span(progress, 0.25, 0.98), cancel, on_loss

@@ -44,6 +44,20 @@ class InversionResult:
     psnr: np.ndarray  # (N,) dB, on [0, 1] intensities of the reconstruction against the (resized) image
 
 
+def generator_module(generator) -> torch.nn.Module | None:
+    """The ``nn.Module`` behind a generator of the protocol: the generator itself or a wrapper's ``model``."""
+    module = generator if isinstance(generator, torch.nn.Module) else getattr(generator, "model", None)
+    return module if isinstance(module, torch.nn.Module) else None
+
+
+def generator_device(generator) -> torch.device:
+    """Where the generator's weights are (the CPU for a generator with none)."""
+    module = generator_module(generator)
+    for p in module.parameters() if module is not None else ():
+        return p.device
+    return torch.device("cpu")
+
+
 def prepare_images(images: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """Images -> (N, 3, size, size) float32 in [-1, 1].
 

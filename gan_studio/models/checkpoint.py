@@ -17,7 +17,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import safetensors
 import torch
@@ -32,6 +32,8 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 _PICKLE_PROTO = b"\x80"
 _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
+
+M = TypeVar("M", bound=nn.Module)
 
 
 class CheckpointError(ValueError):
@@ -292,6 +294,27 @@ def load_model(
     return model, manifest
 
 
+def load_trained_model(
+    path: str | os.PathLike | None,
+    *,
+    default: Path,
+    architecture: str,
+    build: Callable[[dict], M],
+    what: str,
+    train_command: str,
+    device: str | torch.device | None = None,
+) -> M:
+    """:func:`load_model` of ``path``, or of the shipped ``default`` when it is None; ``model.manifest`` holds the
+    manifest. A missing file is refused with one sentence naming ``what`` it should hold and the ``train_command``
+    that writes one."""
+    p = Path(path) if path is not None else default
+    if not p.exists() and p.suffix.lower() not in PICKLE_SUFFIXES:
+        raise CheckpointError(f"no {what} at {p}; train one with `{train_command} --out DIR`")
+    model, manifest = load_model(p, architecture, build, device=device)
+    model.manifest = manifest
+    return model  # type: ignore[return-value]  # what ``build`` built
+
+
 def _few(keys: list[str], n: int = 3) -> str:
     shown = ", ".join(keys[:n])
     return shown + (f" and {len(keys) - n} more" if len(keys) > n else "")
@@ -333,3 +356,108 @@ def optimizer_from_tensors(
     for index, values in meta.get("scalars", {}).items():
         per.setdefault(int(index), {}).update(values)
     return {"state": per, "param_groups": [dict(g) for g in meta["param_groups"]]}
+
+
+# ---------------------------------------------------------------------------------------- resumable training state
+
+Optimizers = torch.optim.Optimizer | Mapping[str, torch.optim.Optimizer]
+
+
+def _named_optimizers(optimizers: Optimizers) -> tuple[dict[str, torch.optim.Optimizer], str | None]:
+    """``{tensor prefix without its dot: optimizer}`` and where their metadata goes in ``extra``.
+
+    A single optimizer keeps the layout of the classifier's and inversion encoder's states: tensors
+    ``optimizer.N.KEY``, metadata ``extra["optimizer"]``. Named ones (ReStGAN's four): tensors ``NAME.N.KEY``,
+    metadata ``extra["optimizers"][NAME]``.
+    """
+    if isinstance(optimizers, torch.optim.Optimizer):
+        return {"optimizer": optimizers}, None
+    return dict(optimizers), "optimizers"
+
+
+def save_training_state(
+    path: str | os.PathLike,
+    *,
+    architecture: str,
+    model_config: Mapping[str, Any],
+    train_config: Mapping[str, Any],
+    modules: Mapping[str, nn.Module],
+    optimizers: Optimizers,
+    counters: Mapping[str, int | float],
+    training: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a resumable training state: every module's weights, every optimizer's moments, the step counters.
+
+    Tensors: ``NAME.KEY`` for each module's state dict, then the optimizers' tensors (see
+    :func:`optimizer_to_tensors`: ``optimizer.N.KEY`` for a single optimizer, ``NAME.N.KEY`` for named ones).
+    Manifest: ``config`` is ``{"model": model_config, "train": train_config}``; ``extra`` holds ``counters``
+    (stage, step, wall_time_s, ...) followed by the optimizers' param groups and scalars, under ``"optimizer"`` for a
+    single optimizer or ``"optimizers"`` by name; ``training`` is what people read. Written as
+    :func:`save_checkpoint` writes (each file atomically); :func:`load_training_state` restores it.
+    """
+    named, plural = _named_optimizers(optimizers)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    meta: dict[str, dict] = {}
+    for name, opt in named.items():
+        t, meta[name] = optimizer_to_tensors(opt.state_dict(), prefix=f"{name}.")
+        tensors.update(t)
+    extra = {**counters, **({plural: meta} if plural else meta)}
+    return save_checkpoint(
+        tensors,
+        path,
+        architecture=architecture,
+        config={"model": dict(model_config), "train": dict(train_config)},
+        training=training,
+        extra=extra,
+    )
+
+
+def load_training_state(
+    path: str | os.PathLike,
+    *,
+    architecture: str,
+    model_config: Mapping[str, Any],
+    modules: Mapping[str, nn.Module],
+    optimizers: Optimizers,
+    counters: tuple[str, ...] = ("step", "wall_time_s"),
+    same_train: Mapping[str, Any] | None = None,
+    what: str = "network",
+) -> dict[str, Any]:
+    """Restore ``modules`` and ``optimizers`` (built as the run builds them) from a :func:`save_training_state` file.
+
+    Returns ``{name: value}`` of the ``counters`` the state recorded. Raises :class:`CheckpointError` with one
+    sentence for a file that is not a verified ``architecture`` checkpoint, whose model config is not
+    ``model_config`` (``what`` names the model in that sentence), whose train config differs from ``same_train`` in
+    any of its keys (settings a resumed run may not change, such as its seed), or whose tensors, optimizer
+    metadata or counters do not fit. An optimizer takes the saved param groups, learning rate included.
+    """
+    state, manifest = load_checkpoint(path, architecture=architecture)
+    saved = manifest["config"].get("model")
+    if saved != dict(model_config):
+        saved_keys = saved if isinstance(saved, dict) else {}
+        differ = sorted(k for k in {*saved_keys, *model_config} if saved_keys.get(k) != model_config.get(k))
+        raise CheckpointError(
+            f"{path} was trained with a different {what} than this run builds (it differs in "
+            f"{', '.join(differ) or 'everything'}); use a new --out folder or the same settings"
+        )
+    train = manifest["config"].get("train") or {}
+    for key, value in (same_train or {}).items():
+        if train.get(key) != value:
+            raise CheckpointError(
+                f"{path} was trained with {key} {train.get(key)}, not {value}; use a new --out folder or the same "
+                "settings"
+            )
+    extra = manifest.get("extra") or {}
+    named, plural = _named_optimizers(optimizers)
+    try:
+        for name, module in modules.items():
+            prefix = f"{name}."
+            module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+        meta = extra[plural] if plural else extra
+        for name, opt in named.items():
+            opt.load_state_dict(optimizer_from_tensors(state, meta[name], prefix=f"{name}."))
+        return {name: extra[name] for name in counters}
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path} is not a usable training checkpoint ({exc})") from None

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, FITS, GENDERS, LENGTHS, TYPES, Attributes
-from gan_studio.models.checkpoint import PICKLE_SUFFIXES, CheckpointError, load_model
+from gan_studio.models.checkpoint import load_trained_model
 from gan_studio.resources import resource_path
 
 ARCHITECTURE = "attribute-classifier"
@@ -222,12 +222,12 @@ def load_classifier(
     path: str | os.PathLike | None = None, device: str | torch.device | None = None
 ) -> AttributeClassifier:
     """Load a trained classifier (the shipped one by default) in eval mode; ``model.manifest`` holds its manifest."""
-    p = Path(path) if path is not None else default_classifier_path()
-    if not p.exists() and p.suffix.lower() not in PICKLE_SUFFIXES:
-        raise CheckpointError(
-            f"no attribute classifier at {p}; train one with `gan-studio train classifier --out DIR`"
-        )
-    model, manifest = load_model(p, ARCHITECTURE, build_classifier, device=device)
-    assert isinstance(model, AttributeClassifier)
-    model.manifest = manifest
-    return model
+    return load_trained_model(
+        path,
+        default=default_classifier_path(),
+        architecture=ARCHITECTURE,
+        build=build_classifier,
+        what="attribute classifier",
+        train_command="gan-studio train classifier",
+        device=device,
+    )

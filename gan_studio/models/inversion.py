@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_studio.models.checkpoint import PICKLE_SUFFIXES, CheckpointError, load_model, save_checkpoint
+from gan_studio.models.checkpoint import load_trained_model, save_checkpoint
 from gan_studio.resources import resource_path
 
 ARCHITECTURE = "inversion-encoder"
@@ -177,12 +177,12 @@ def load_inversion(
     path: str | os.PathLike | None = None, device: str | torch.device | None = None
 ) -> InversionEncoder:
     """Load a trained encoder (the shipped one by default) in eval mode; ``encoder.manifest`` holds its manifest."""
-    p = Path(path) if path is not None else default_inversion_path()
-    if not p.exists() and p.suffix.lower() not in PICKLE_SUFFIXES:
-        raise CheckpointError(
-            f"no inversion encoder at {p}; train one with `gan-studio train inversion --out DIR`"
-        )
-    model, manifest = load_model(p, ARCHITECTURE, build_inversion, device=device)
-    assert isinstance(model, InversionEncoder)
-    model.manifest = manifest
-    return model
+    return load_trained_model(
+        path,
+        default=default_inversion_path(),
+        architecture=ARCHITECTURE,
+        build=build_inversion,
+        what="inversion encoder",
+        train_command="gan-studio train inversion",
+        device=device,
+    )

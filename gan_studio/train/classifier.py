@@ -37,13 +37,7 @@ import torch.nn.functional as F
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, COLOR_WORDS, FITS, GENDERS, LENGTHS, TYPES
 from gan_studio.data.item import CatalogItem
-from gan_studio.models.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_checkpoint,
-)
+from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.classifier import (
     AttributeClassifier,
     ClassifierConfig,
@@ -244,33 +238,27 @@ def _save_state(
     """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
     if not dist.is_main():
         return
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
-    tensors.update(opt_tensors)
-    save_checkpoint(
-        tensors,
+    save_training_state(
         path,
         architecture=STATE_ARCHITECTURE,
-        config={"model": mcfg.to_dict(), "train": asdict(cfg)},
+        model_config=mcfg.to_dict(),
+        train_config=asdict(cfg),
+        modules={"model": model},
+        optimizers=opt,
+        counters={"step": step, "wall_time_s": wall},
         training={"step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
-        extra={"step": step, "wall_time_s": wall, "optimizer": opt_meta},
     )
 
 
 def _load_state(path: Path, model, opt, mcfg: ClassifierConfig) -> tuple[int, float]:
-    state, manifest = load_checkpoint(path, architecture=STATE_ARCHITECTURE)
-    saved = manifest["config"].get("model")
-    if saved != mcfg.to_dict():
-        raise CheckpointError(
-            f"{path} was trained with a different network ({saved}); use a new --out folder or the same settings"
-        )
-    extra = manifest.get("extra") or {}
-    try:
-        model.load_state_dict({k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")})
-        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizer"]))
-        return int(extra["step"]), float(extra["wall_time_s"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a usable training checkpoint ({exc})") from None
+    c = load_training_state(
+        path,
+        architecture=STATE_ARCHITECTURE,
+        model_config=mcfg.to_dict(),
+        modules={"model": model},
+        optimizers=opt,
+    )
+    return int(c["step"]), float(c["wall_time_s"])
 
 
 def _train_step(model, opt, x: torch.Tensor, y: torch.Tensor, lr: float) -> torch.Tensor:

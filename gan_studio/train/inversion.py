@@ -34,17 +34,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_studio.models.checkpoint import (
-    CheckpointError,
-    load_checkpoint,
-    optimizer_from_tensors,
-    optimizer_to_tensors,
-    save_checkpoint,
-)
+from gan_studio.methods.inversion import generator_device, generator_module, prepare_images
+from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
+from gan_studio.train.outcome import StagedOutcome
 
 STATE_NAME = "train_state.safetensors"
 STATE_ARCHITECTURE = "inversion-encoder-training-state"
@@ -110,10 +106,8 @@ def lr_at(cfg: InversionTrainConfig, stage: int, step: int) -> float:
 
 def freeze(module_or_generator) -> None:
     """Turn off gradients and put in eval mode an ``nn.Module``, or the ``model`` of a protocol wrapper."""
-    module = module_or_generator
-    if not isinstance(module, torch.nn.Module):
-        module = getattr(module_or_generator, "model", None)
-    if isinstance(module, torch.nn.Module):
+    module = generator_module(module_or_generator)
+    if module is not None:
         module.requires_grad_(False).eval()
 
 
@@ -187,8 +181,6 @@ def train_step(
 @torch.no_grad()
 def sample_rows(encoder: InversionEncoder, generator, seed: int) -> np.ndarray:
     """A grid: generated images and their reconstructions, then real validation items and theirs (uint8)."""
-    from gan_studio.methods.inversion import prepare_images
-
     size = generator.image_size
     n = SAMPLE_CATALOG[2]
     fake = generator.synthesize(generator.sample_latent(n, SAMPLE_SEED + seed))
@@ -226,16 +218,15 @@ def save_state(
     """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
     if not dist.is_main():
         return
-    tensors = {f"encoder.{k}": v for k, v in encoder.state_dict().items()}
-    opt_tensors, opt_meta = optimizer_to_tensors(opt.state_dict())
-    tensors.update(opt_tensors)
-    save_checkpoint(
-        tensors,
+    save_training_state(
         path,
         architecture=STATE_ARCHITECTURE,
-        config={"model": encoder.config.to_dict(), "train": asdict(cfg)},
+        model_config=encoder.config.to_dict(),
+        train_config=asdict(cfg),
+        modules={"encoder": encoder},
+        optimizers=opt,
+        counters={"stage": stage, "step": step, "wall_time_s": wall},
         training={"stage": stage, "step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
-        extra={"stage": stage, "step": step, "wall_time_s": wall, "optimizer": opt_meta},
     )
 
 
@@ -246,30 +237,19 @@ def load_state(
 
     Step counts may change between runs (to extend one); the encoder, seed and batch may not.
     """
-    state, manifest = load_checkpoint(path, architecture=STATE_ARCHITECTURE)
-    saved = manifest["config"].get("model")
-    if saved != encoder.config.to_dict():
-        raise CheckpointError(
-            f"{path} was trained with a different encoder ({saved}); use a new --out folder or the same settings"
-        )
-    train = manifest["config"].get("train") or {}
-    for key in ("seed", "batch"):
-        if train.get(key) != getattr(cfg, key):
-            raise CheckpointError(
-                f"{path} was trained with {key} {train.get(key)}, not {getattr(cfg, key)}; use a new --out folder "
-                "or the same settings"
-            )
-    extra = manifest.get("extra") or {}
-    try:
-        encoder.load_state_dict(
-            {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
-        )
-        stage = int(extra["stage"])
-        opt = make_opt(stage)
-        opt.load_state_dict(optimizer_from_tensors(state, extra["optimizer"]))
-        return opt, stage, int(extra["step"]), float(extra["wall_time_s"])
-    except (KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a usable training checkpoint ({exc})") from None
+    # Either stage's optimizer will do: the saved param groups, the stage's learning rate included, replace its own.
+    opt = make_opt(1)
+    c = load_training_state(
+        path,
+        architecture=STATE_ARCHITECTURE,
+        model_config=encoder.config.to_dict(),
+        modules={"encoder": encoder},
+        optimizers=opt,
+        counters=("stage", "step", "wall_time_s"),
+        same_train={"seed": cfg.seed, "batch": cfg.batch},
+        what="encoder",
+    )
+    return opt, int(c["stage"]), int(c["step"]), float(c["wall_time_s"])
 
 
 def _trim_log(path: Path, stage: int, step: int) -> None:
@@ -290,12 +270,9 @@ def _trim_log(path: Path, stage: int, step: int) -> None:
 # ------------------------------------------------------------------------------------------------- loop
 
 
-@dataclass
-class TrainOutcome:
-    encoder: InversionEncoder
-    steps: dict[str, int]
-    wall_time_s: float
-    steps_per_s: dict[str, float]
+@dataclass(kw_only=True)
+class TrainOutcome(StagedOutcome):
+    encoder: InversionEncoder  # in eval mode
     last: dict[str, dict[str, float]]  # stage -> the losses of its last step (this run's)
 
 
@@ -326,7 +303,7 @@ def train_inversion(
     perceptual.requires_grad_(False).eval()
     torch.manual_seed(cfg.seed)
     encoder = InversionEncoder(encoder_config)
-    device = _device_of(generator)
+    device = generator_device(generator)
     encoder.to(device)
 
     def make_opt(stage: int) -> torch.optim.Adam:
@@ -399,12 +376,5 @@ def train_inversion(
             dist.barrier()
             stage, done = s + 1, 0
     encoder.eval()
-    return TrainOutcome(encoder, {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}, wall, rates, last)
-
-
-def _device_of(generator) -> torch.device:
-    model = generator if isinstance(generator, torch.nn.Module) else getattr(generator, "model", None)
-    if isinstance(model, torch.nn.Module):
-        for p in model.parameters():
-            return p.device
-    return torch.device("cpu")
+    steps = {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}
+    return TrainOutcome(encoder=encoder, steps=steps, wall_time_s=wall, steps_per_s=rates, last=last)

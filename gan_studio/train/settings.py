@@ -140,7 +140,7 @@ def child_environment(s: TrainSettings, base: dict[str, str] | None = None) -> d
 def planned_steps(s: TrainSettings) -> tuple[int, ...]:
     """Steps of each stage the command will run (its defaults filled in): ``(steps,)`` or ``(stage1, stage2)``."""
     if s.kind in ("restgan", "stackgan"):
-        from gan_studio.train.restgan import GanTrainConfig
+        from gan_studio.train.restgan_config import GanTrainConfig
 
         cfg = GanTrainConfig.tiny(s.kind) if s.tiny else GanTrainConfig(variant=s.kind)
         default = (cfg.stage1_steps, cfg.stage2_steps)
@@ -163,7 +163,7 @@ def planned_steps(s: TrainSettings) -> tuple[int, ...]:
 def default_batch(kind: str, tiny: bool = False) -> int:
     """The command's default batch size."""
     if kind in ("restgan", "stackgan"):
-        from gan_studio.train.restgan import GanTrainConfig
+        from gan_studio.train.restgan_config import GanTrainConfig
 
         return (GanTrainConfig.tiny(kind) if tiny else GanTrainConfig(variant=kind)).batch
     if kind == "inversion":

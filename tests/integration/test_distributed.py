@@ -108,7 +108,8 @@ def _gan_setup(cache: Path):
     from gan_studio.data.colortable import ColorTable
     from gan_studio.models.stackgan import GanConfig
     from gan_studio.models.text import Vocabulary
-    from gan_studio.train.restgan import GanTrainConfig, new_model
+    from gan_studio.train.restgan import new_model
+    from gan_studio.train.restgan_config import GanTrainConfig
     from gan_studio.train.text_data import build_data, render_builtin
 
     table = ColorTable.load()

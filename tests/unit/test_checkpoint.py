@@ -16,11 +16,13 @@ from gan_studio.models.checkpoint import (
     card_path,
     load_checkpoint,
     load_model,
+    load_training_state,
     manifest_path,
     optimizer_from_tensors,
     optimizer_to_tensors,
     read_manifest,
     save_checkpoint,
+    save_training_state,
 )
 
 ARCH = "test-net"
@@ -276,6 +278,106 @@ def test_optimizer_state_round_trip(tmp_path):
     for k, v in opt.state_dict()["state"][0].items():
         assert torch.equal(opt2.state_dict()["state"][0][k], v)
     json.dumps(meta)  # plain JSON
+
+
+def _stepped(width: int = 4) -> tuple[Tiny, torch.optim.Adam]:
+    net = Tiny(width)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net.layer(torch.ones(2, 3)).sum().backward()  # a gradient, hence moments, for the weight and the bias
+    opt.step()
+    return net, opt
+
+
+def test_training_state_round_trip_keeps_the_layout_of_existing_files(tmp_path):
+    # One optimizer: tensors optimizer.N.KEY, metadata in extra["optimizer"] (the classifier's and encoder's files).
+    net, opt = _stepped()
+    one = save_training_state(
+        tmp_path / "one.safetensors",
+        architecture=ARCH,
+        model_config={"width": 4},
+        train_config={"seed": 3},
+        modules={"model": net},
+        optimizers=opt,
+        counters={"step": 7, "wall_time_s": 1.5},
+        training={"step": 7},
+    )
+    state, manifest = load_checkpoint(one)
+    assert set(state) == {f"model.{k}" for k in net.state_dict()} | {
+        f"optimizer.{i}.{k}" for i in range(2) for k in ("step", "exp_avg", "exp_avg_sq")
+    }
+    assert manifest["config"] == {"model": {"width": 4}, "train": {"seed": 3}}
+    assert list(manifest["extra"]) == ["step", "wall_time_s", "optimizer"]
+    assert manifest["training"] == {"step": 7}
+
+    net2 = Tiny(4)
+    opt2 = torch.optim.Adam(net2.parameters(), lr=1.0)
+    counters = load_training_state(
+        one, architecture=ARCH, model_config={"width": 4}, modules={"model": net2}, optimizers=opt2
+    )
+    assert counters == {"step": 7, "wall_time_s": 1.5}
+    assert torch.equal(net2.layer.weight, net.layer.weight)
+    assert opt2.param_groups[0]["lr"] == 1e-3  # the saved param groups replace the new optimizer's
+    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+
+    # Named optimizers: tensors NAME.N.KEY, metadata in extra["optimizers"][NAME] (ReStGAN's files).
+    (g, opt_g), (d, opt_d) = _stepped(), _stepped()
+    two = save_training_state(
+        tmp_path / "two.safetensors",
+        architecture=ARCH,
+        model_config={},
+        train_config={},
+        modules={"g": g, "d": d},
+        optimizers={"opt_g": opt_g, "opt_d": opt_d},
+        counters={"stage": 2, "step": 0, "wall_time_s": 0.0},
+    )
+    state, manifest = load_checkpoint(two)
+    assert {k.split(".")[0] for k in state} == {"g", "d", "opt_g", "opt_d"}
+    assert list(manifest["extra"]) == ["stage", "step", "wall_time_s", "optimizers"]
+    assert list(manifest["extra"]["optimizers"]) == ["opt_g", "opt_d"]
+    g2, d2 = Tiny(4), Tiny(4)
+    opts = {"opt_g": torch.optim.Adam(g2.parameters()), "opt_d": torch.optim.Adam(d2.parameters())}
+    counters = load_training_state(
+        two,
+        architecture=ARCH,
+        model_config={},
+        modules={"g": g2, "d": d2},
+        optimizers=opts,
+        counters=("stage", "step"),
+    )
+    assert counters == {"stage": 2, "step": 0}
+    assert torch.equal(d2.layer.weight, d.layer.weight) and torch.equal(g2.layer.weight, g.layer.weight)
+
+
+def test_training_state_refuses_another_network_seed_or_layout(tmp_path):
+    net, opt = _stepped()
+    path = save_training_state(
+        tmp_path / "s.safetensors",
+        architecture=ARCH,
+        model_config={"width": 4},
+        train_config={"seed": 3, "batch": 8},
+        modules={"model": net},
+        optimizers=opt,
+        counters={"step": 1, "wall_time_s": 0.1},
+    )
+
+    def load(**kw):
+        net2 = Tiny(4)
+        args = {"architecture": ARCH, "model_config": {"width": 4}, "modules": {"model": net2}}
+        return load_training_state(path, **{**args, "optimizers": torch.optim.Adam(net2.parameters()), **kw})
+
+    with pytest.raises(
+        CheckpointError, match="different network than this run builds \\(it differs in width\\)"
+    ):
+        load(model_config={"width": 5})
+    with pytest.raises(CheckpointError, match="trained with seed 3, not 4"):
+        load(same_train={"seed": 4})
+    with pytest.raises(CheckpointError, match="holds a 'test-net' model"):
+        load(architecture="other")
+    with pytest.raises(CheckpointError, match="not a usable training checkpoint"):
+        load(counters=("stage",))
+    with pytest.raises(CheckpointError, match="not a usable training checkpoint"):
+        load(modules={"encoder": Tiny(4)})  # no encoder.* tensors
+    assert load(same_train={"seed": 3, "batch": 8}) == {"step": 1, "wall_time_s": 0.1}
 
 
 def test_a_header_length_whose_first_byte_looks_like_a_pickle_still_loads(tmp_path):

@@ -147,7 +147,8 @@ def test_a_share_of_a_gan_batch_is_those_rows_of_the_whole_batch(tmp_path):
     from gan_studio.data.colortable import ColorTable
     from gan_studio.models.stackgan import GanConfig
     from gan_studio.models.text import Vocabulary
-    from gan_studio.train.restgan import GanTrainConfig, sample_batch
+    from gan_studio.train.restgan_batch import sample_batch
+    from gan_studio.train.restgan_config import GanTrainConfig
     from gan_studio.train.text_data import build_data, render_builtin
 
     table = ColorTable.load()

@@ -12,7 +12,9 @@ import torch
 from gan_studio.data.colortable import ColorTable
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
-from gan_studio.train.restgan import GanTrainConfig, new_model, sample_batch, train_gan
+from gan_studio.train.restgan import new_model, train_gan
+from gan_studio.train.restgan_batch import sample_batch
+from gan_studio.train.restgan_config import GanTrainConfig
 from gan_studio.train.text_data import LABEL_HEADS, build_data, prefix_statements, render_builtin
 
 
@@ -120,7 +122,7 @@ def test_sigint_stops_after_the_whole_step_and_saves_it(data, tmp_path):
 
 @pytest.mark.parametrize("weight", [0.0, 4.0])
 def test_discriminator_auxiliary_weight_scales_only_the_discriminator_heads(data, weight):
-    from gan_studio.train.restgan import build_trainer, train_step
+    from gan_studio.train.restgan_step import build_trainer, train_step
 
     d, vocab, table = data
     gan = GanConfig.tiny()
@@ -143,7 +145,7 @@ def test_negative_auxiliary_weight_is_one_sentence(tmp_path, capsys):
 
 
 def test_layout_term_counts_only_whole_title_rows(data):
-    from gan_studio.train.restgan import build_trainer, train_step
+    from gan_studio.train.restgan_step import build_trainer, train_step
 
     d, vocab, table = data
     gan = GanConfig.tiny()
