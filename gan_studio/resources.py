@@ -7,9 +7,15 @@ elsewhere with ``GAN_STUDIO_RESOURCES``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from pathlib import Path
+
+ICONS_MANIFEST = (
+    "icons.json"  # resources/icons/icons.json: file name -> sha256, written by packaging/make_icon.py
+)
 
 
 def resources_dir() -> Path:
@@ -24,3 +30,22 @@ def resources_dir() -> Path:
 def resource_path(*parts: str) -> Path:
     """Path of a shipped resource, e.g. ``resource_path("color_table.json")``."""
     return resources_dir().joinpath(*parts)
+
+
+def checked_icon(name: str = "gan-studio.png") -> tuple[Path | None, str]:
+    """The shipped icon ``name`` if its sha256 is the one ``icons/icons.json`` records, else (None, why).
+
+    Checked like the weights: a damaged or replaced icon is refused with one sentence instead of being shown.
+    """
+    path = resource_path("icons", name)
+    manifest = resource_path("icons", ICONS_MANIFEST)
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))[name]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError as exc:
+        return None, f"the icon cannot be checked: {exc.filename} is missing"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None, f"the icon cannot be checked: {manifest} is unreadable or does not list {name}"
+    if digest != recorded:
+        return None, f"the icon {path} does not match the sha256 that {manifest} records; it is not shown"
+    return path, ""

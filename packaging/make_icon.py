@@ -6,6 +6,8 @@ a few kilobytes. Deterministic: running it again gives the same file.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -59,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args[0]) if args else OUT
     icon = draw_icon()
     icon.quantize(colors=48, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    # The app refuses an icon whose sha256 is not the recorded one (gan_studio.resources.checked_icon).
+    manifest = out.parent / "icons.json"
+    recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    recorded[out.name] = hashlib.sha256(out.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {out} ({out.stat().st_size} bytes) and its sha256 in {manifest}")
     return 0
 
 

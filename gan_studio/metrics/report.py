@@ -32,10 +32,12 @@ def machine_info() -> dict:
 
 def write_report(out_dir: str | Path, name: str, data: dict, markdown: str) -> tuple[Path, Path]:
     """Write ``NAME.json`` (data plus machine info and date) and ``NAME.md``; returns both paths."""
+    from gan_studio.data.output_files import write_text
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     data = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine_info(), **data}
     jpath, mpath = out / f"{name}.json", out / f"{name}.md"
-    jpath.write_text(json.dumps(data, indent=1) + "\n")
-    mpath.write_text(markdown.rstrip() + "\n")
+    # Atomic, and an unwritable folder is one sentence naming it (OutputError), as for every other output.
+    write_text(jpath, json.dumps(data, indent=1) + "\n", make_parents=True)
+    write_text(mpath, markdown.rstrip() + "\n", make_parents=True)
     return jpath, mpath

@@ -9,7 +9,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from gan_studio.qt.settings import APPLICATION, ORGANIZATION
-from gan_studio.resources import resource_path
+from gan_studio.resources import checked_icon
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -20,9 +20,13 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("GAN Studio")
-    icon = resource_path("icons", "gan-studio.png")
-    if icon.is_file():  # the window, task bar and dialogs; a missing icon is not worth an error
+    icon, why = checked_icon()
+    if (
+        icon is not None
+    ):  # the window, task bar and dialogs; a missing or damaged icon is a log line, no error
         app.setWindowIcon(QIcon(str(icon)))
+    else:
+        logging.getLogger(__name__).warning("%s", why)
     return app
 
 

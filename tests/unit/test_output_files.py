@@ -170,3 +170,32 @@ def test_leftovers_of_a_killed_writer_are_removed_on_the_next_write(tmp_path, mo
     assert not stale_file.exists() and not stale_dir.exists()
     assert live_dir.exists() and fresh.exists() and other.exists()
     assert (tmp_path / "steps.json").read_text() == "{}"
+
+
+def test_a_benchmark_report_into_a_file_in_the_way_is_one_sentence_and_writes_nothing(work):
+    from gan_studio.metrics.report import write_report
+
+    (work / "afile").write_text("mine")
+    with pytest.raises(OutputError, match="afile"):
+        write_report(work / "afile" / "docs", "demo", {"x": 1}, "# demo")
+    assert (work / "afile").read_text() == "mine" and sorted(p.name for p in work.iterdir()) == ["afile"]
+    jpath, mpath = write_report(work / "new" / "docs", "demo", {"x": 1}, "# demo")
+    assert json.loads(jpath.read_text())["x"] == 1 and mpath.read_text() == "# demo\n"
+
+
+def test_the_shipped_icon_is_checked_like_the_weights(tmp_path, monkeypatch):
+    from gan_studio.resources import checked_icon
+
+    path, why = checked_icon()
+    assert path is not None and path.is_file() and why == ""  # the shipped one passes
+    copy = tmp_path / "resources" / "icons"
+    shutil.copytree(resource_path("icons"), copy)
+    monkeypatch.setenv("GAN_STUDIO_RESOURCES", str(copy.parent))
+    assert checked_icon()[0] == copy / "gan-studio.png"
+    data = bytearray((copy / "gan-studio.png").read_bytes())
+    data[-20] ^= 0xFF  # a flipped byte
+    (copy / "gan-studio.png").write_bytes(bytes(data))
+    path, why = checked_icon()
+    assert path is None and "does not match the sha256" in why and "\n" not in why
+    (copy / "icons.json").unlink()
+    assert checked_icon()[0] is None and "icons.json is missing" in checked_icon()[1]
