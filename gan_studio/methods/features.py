@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.func import jvp
+from torch.func import jvp, vmap
 
 from gan_studio.methods.regions import RegionError, box_mask, check_region, garment_mask, load_mask, parse_box
 
@@ -60,6 +60,20 @@ class Feature:
             return self.fn(tangents)
         primal = image.expand(len(tangents), -1, -1, -1).contiguous()
         return jvp(self.fn, (primal,), (tangents,))[1]
+
+    def jvp_shared(self, image: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
+        """:meth:`jvp` with the feature of ``image`` computed once (vmap over the tangents only); the same numbers
+        to float rounding, about half the work of a non-linear feature (the fast traversal's path)."""
+        if self.linear or len(tangents) == 1:
+            return self.jvp(image, tangents)
+
+        def one(t: torch.Tensor) -> torch.Tensor:
+            return jvp(self.fn, (image,), (t[None],))[1][0]
+
+        try:
+            return vmap(one)(tangents)
+        except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            return self.jvp(image, tangents)
 
     @staticmethod
     def change(start: torch.Tensor, now: torch.Tensor) -> torch.Tensor:

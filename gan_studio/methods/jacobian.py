@@ -5,6 +5,12 @@ batch and each row carries one direction as its forward-mode tangent, so one bat
 Jacobian-vector products (the generator must be in eval mode: no batch statistics mix the rows). Generators that
 torch cannot differentiate fall back to central finite differences. ``image_jacobian_reverse`` is the reverse-mode
 reference the benchmark times against: one vector-Jacobian product per output pixel, batched in chunks.
+
+``shared_tangents`` is the fast path's Jacobian: the same products, but ``torch.func.vmap`` batches only the
+tangents, so the image itself (the primal) is computed once instead of k times, about half the work of
+``image_tangents``; it agrees with it to float rounding (measured 3e-7 relative on the shipped generator). ``step_tangent`` is the secant path's cheap derivative along
+one direction: a one-sided difference in one batch of two images (about 1.7 synthesize's cost; forward-mode AD
+along one direction cost 3.7 on this CPU).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch.func import jvp
+from torch.func import jvp, vmap
 
 JACOBIAN_MODES = ("auto", "forward", "finite")
 FINITE_STEP = 1e-2
@@ -74,3 +80,45 @@ def image_jacobian_reverse(
             (g,) = torch.autograd.grad(out, x, grads, retain_graph=True, is_grads_batched=True)
             rows.append(g.reshape(len(idx), -1))
     return torch.cat(rows)
+
+
+@torch.no_grad()
+def shared_tangents(
+    synthesize: Callable[[torch.Tensor], torch.Tensor],
+    latent: torch.Tensor,
+    directions: torch.Tensor,
+    chunk: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Like :func:`image_tangents` in auto mode, with the primal computed once: ``(image (1, 3, S, S), tangents
+    (k, 3, S, S), mode)``. ``chunk``: tangents per vmapped batch (None = all k at once). A generator that vmap
+    or forward mode cannot handle falls back to :func:`image_tangents` (mode says which was used)."""
+    d = directions.to(latent)
+    if len(d) == 1:
+        image, tangent = jvp(synthesize, (latent,), (d,))
+        return image, tangent, "forward"
+
+    def one(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        image, tangent = jvp(synthesize, (latent,), (t[None],))
+        return image, tangent[0]
+
+    try:
+        # out_dims None: the image does not depend on the vmapped tangent, so it comes out once, unbatched
+        # (vmap's own chunk_size cannot concatenate such an output, hence the loop).
+        step = chunk or len(d)
+        parts = [vmap(one, out_dims=(None, 0))(d[i : i + step]) for i in range(0, len(d), step)]
+        return parts[0][0], torch.cat([t for _, t in parts]), "forward"
+    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+        return image_tangents(synthesize, latent, directions, "auto")
+
+
+@torch.no_grad()
+def step_tangent(
+    synthesize: Callable[[torch.Tensor], torch.Tensor],
+    latent: torch.Tensor,
+    direction: torch.Tensor,
+    h: float = FINITE_STEP,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image at ``latent`` (1, D) and its derivative along the unit ``direction`` (1, D), by a one-sided
+    difference of step ``h``: ``(image (1, 3, S, S), tangent (1, 3, S, S))``."""
+    images = synthesize(torch.cat([latent, latent + h * direction.to(latent)], dim=0))
+    return images[:1], (images[1:] - images[:1]) / h

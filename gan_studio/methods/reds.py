@@ -7,6 +7,11 @@ eigenvector, :func:`.directions.rayleigh_directions`). Consecutive directions ke
 with the previous one) and, when several eigenvectors are offered, the one most aligned with the previous
 direction is followed, so a path does not flip or jump between eigenvectors.
 
+Two ways to get the Jacobians: ``exact`` (the path as first measured) pushes all m coordinates through the
+generator at every waypoint; the fast path (the default) computes them in full every ``refresh_every`` waypoints with
+the primal computed once, and in between carries them along the path by secant updates from the derivative along
+each step (:mod:`.secant`), so most waypoints cost about two images instead of 2m.
+
 The baselines take the same number of waypoints and the same latent distance per waypoint along one straight
 direction: ``linear`` (the first REDS direction, held), ``random``, ``pca`` (GANSpace) and ``sefa``.
 """
@@ -32,6 +37,7 @@ from gan_studio.methods.directions import (
 )
 from gan_studio.methods.features import Feature
 from gan_studio.methods.jacobian import JACOBIAN_MODES, image_tangents
+from gan_studio.methods.secant import SecantJacobians
 from gan_studio.runtime.cancel import CancelToken
 
 METHODS = ("reds", "linear", "random", "pca", "sefa")
@@ -39,6 +45,7 @@ MAX_STEPS = 200
 MAX_STEP_SIZE = 10.0
 BASELINE_CANDIDATES = 10  # pca/sefa: components scored when no direction index is given
 CORRECTOR_VARY_WEIGHT = 0.1
+MAX_REFRESH_EVERY = 64
 
 
 class TraversalError(ValueError):
@@ -59,6 +66,9 @@ class TraversalSettings:
     add β·m·ggᵀ to the numerator, g the unit direction that extends the varied change made so far, so the path
     keeps going instead of circling among directions that each vary a lot locally but undo each other.
     ``correct=False, progress_weight=0`` is the paper's plain eigendirection path.
+    ``exact`` (reds only): recompute the full Jacobian at every waypoint (forward mode, ``jacobian``), the path
+    the benchmark first measured; otherwise refresh it every ``refresh_every`` waypoints and carry it by secant
+    updates in between, refreshing at once when an update corrects it by more than ``refresh_error`` (relative).
     """
 
     method: str = "reds"
@@ -71,6 +81,9 @@ class TraversalSettings:
     jacobian: str = "auto"
     correct: bool = True
     progress_weight: float = 1.0
+    exact: bool = False
+    refresh_every: int = 4
+    refresh_error: float = 0.5
 
     def check(self) -> TraversalSettings:
         if self.method not in METHODS:
@@ -93,6 +106,10 @@ class TraversalSettings:
             raise TraversalError("the progress weight must be between 0 and 100")
         if not (0 < self.regularization < 1e6):
             raise TraversalError("the regularization must be a small positive number")
+        if not isinstance(self.refresh_every, int) or not (1 <= self.refresh_every <= MAX_REFRESH_EVERY):
+            raise TraversalError(f"refresh the Jacobian every 1..{MAX_REFRESH_EVERY} waypoints")
+        if not (0 < self.refresh_error <= 1000):
+            raise TraversalError("the refresh error must be above 0 and at most 1000 (a relative correction)")
         if self.jacobian not in JACOBIAN_MODES:
             raise TraversalError(f"unknown Jacobian mode {self.jacobian!r}; use {', '.join(JACOBIAN_MODES)}")
         return self
@@ -132,20 +149,32 @@ def _to_uint8(image: torch.Tensor) -> np.ndarray:
 class _Local:
     """Jacobians of the features at one latent, and the quotient's matrices."""
 
-    def __init__(self, generator, latent, fixed, vary, m, settings: TraversalSettings):
-        basis = torch.zeros(m, latent.shape[1], dtype=latent.dtype, device=latent.device)
-        basis[:, :m] = torch.eye(m, dtype=latent.dtype, device=latent.device)
-        image, tangents, self.mode = image_tangents(generator.synthesize, latent, basis, settings.jacobian)
-        self.image = image
+    def __init__(self, image, fixed_jvps, vary_jvps, settings: TraversalSettings, mode: str = "forward"):
+        self.image, self.mode = image, mode
+        self.fixed_jvps, self.vary_jvps = fixed_jvps, vary_jvps
         with torch.no_grad():
-            self.fixed_jvps = [f.jvp(image, tangents).detach().to(torch.float64) for f in fixed]
-            self.vary_jvps = [f.jvp(image, tangents).detach().to(torch.float64) for f in vary]
             vary_grams = [gram(t) for t in self.vary_jvps]
         fixed_grams = [gram(t) for t in self.fixed_jvps]
         self.a = normalized_sum(vary_grams)
         self.b = regularized(normalized_sum(fixed_grams), settings.regularization)
         m = len(self.a)
         self.weights = [1.0 / max(np.trace(g) / m, 1e-30) for g in fixed_grams]
+
+    @classmethod
+    def at(cls, generator, latent, fixed, vary, m, settings: TraversalSettings) -> _Local:
+        """The exact computation: all m tangents through the generator (``settings.jacobian`` mode)."""
+        basis = torch.zeros(m, latent.shape[1], dtype=latent.dtype, device=latent.device)
+        basis[:, :m] = torch.eye(m, dtype=latent.dtype, device=latent.device)
+        image, tangents, mode = image_tangents(generator.synthesize, latent, basis, settings.jacobian)
+        with torch.no_grad():
+            fixed_jvps = [f.jvp(image, tangents).detach().to(torch.float64) for f in fixed]
+            vary_jvps = [f.jvp(image, tangents).detach().to(torch.float64) for f in vary]
+        return cls(image, fixed_jvps, vary_jvps, settings, mode)
+
+    @classmethod
+    def carried(cls, tracker: SecantJacobians, settings: TraversalSettings) -> _Local:
+        """The fast path's Jacobians at the tracker's latent (copies: the tracker updates its own)."""
+        return cls(tracker.image, list(tracker.fixed_jvps), list(tracker.vary_jvps), settings)
 
     def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         return rayleigh_directions(self.a, self.b, k)
@@ -190,7 +219,7 @@ def _follow(local: _Local, previous: np.ndarray | None, index: int) -> tuple[np.
 def _baseline_direction(generator, latent, fixed, vary, m, settings: TraversalSettings) -> np.ndarray:
     if settings.method == "random":
         return random_direction(m, settings.seed)
-    local = _Local(generator, latent, fixed, vary, m, settings)
+    local = _Local.at(generator, latent, fixed, vary, m, settings)
     if settings.method == "linear":
         return _follow(local, None, settings.direction or 0)[0]
     if settings.method == "pca":
@@ -243,13 +272,20 @@ def traverse(
     if settings.method != "reds":
         constant = _baseline_direction(generator, latent, fixed, vary, m, settings) * settings.sign
     previous: np.ndarray | None = None
+    tracker = None
+    if constant is None and not settings.exact:
+        tracker = SecantJacobians(generator, fixed, vary, m, settings.refresh_every, settings.refresh_error)
+        tracker.refresh(latent)
     for step in range(1, settings.steps + 1):
         check()
         q = None
         if constant is not None:
             v = constant
         else:
-            local = _Local(generator, latent, fixed, vary, m, settings)
+            if tracker is not None:
+                local = _Local.carried(tracker, settings)
+            else:
+                local = _Local.at(generator, latent, fixed, vary, m, settings)
             if settings.progress_weight > 0 and step > 1:
                 g = local.progress_direction(vary, f0)
                 local.a = local.a + settings.progress_weight * m * np.outer(g, g)
@@ -269,8 +305,11 @@ def traverse(
             move = move + delta
         latent = latent.clone()
         latent[0, :m] += torch.from_numpy(move).to(latent)
-        with torch.no_grad():
-            image = generator.synthesize(latent)
+        if tracker is not None and step < settings.steps:
+            image = tracker.advance(latent, move)  # the last waypoint needs no Jacobian
+        else:
+            with torch.no_grad():
+                image = generator.synthesize(latent)
         point = waypoint(step, latent, image)
         point.direction, point.quotient = v, q
         yield point

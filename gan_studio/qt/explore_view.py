@@ -235,12 +235,18 @@ class ExploreView(QWidget):
         self.steps_spin.setValue(8)
         self.steps_spin.setToolTip(f"Waypoints after the start (at most {MAX_STEPS})")
         self.backwards = QCheckBox("Walk backwards")
+        self.exact_check = QCheckBox("Exact Jacobian", objectName="explore_exact")
+        self.exact_check.setToolTip(
+            "Recompute the full Jacobian at every waypoint (slower). Off: refresh it every few waypoints "
+            "and update it along each step"
+        )
         form = QFormLayout()
         form.addRow("Method", self.method_combo)
         form.addRow("Direction", self.direction_spin)
         form.addRow("Step size", self.step_spin)
         form.addRow("Waypoints", self.steps_spin)
         form.addRow("", self.backwards)
+        form.addRow("", self.exact_check)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("explore_run")
         self.cancel_button = QPushButton("Cancel")

@@ -172,6 +172,7 @@ class ExploreWorkspace(ExploreView):
             method=self.method_combo.currentData(), steps=self.steps_spin.value(),
             step_size=float(self.step_spin.value()), sign=-1 if self.backwards.isChecked() else 1,
             direction=None if direction < 0 else direction, seed=self.seed(),
+            exact=self.exact_check.isChecked(),
         )  # fmt: skip
 
     def run(self) -> int | None:
@@ -434,6 +435,7 @@ class ExploreWorkspace(ExploreView):
         s.setValue("explore/method", self.method_combo.currentData())
         s.setValue("explore/step_size", float(self.step_spin.value()))
         s.setValue("explore/waypoints", self.steps_spin.value())
+        s.setValue("explore/exact", self.exact_check.isChecked())
         s.setValue("explore/fixed", "\n".join(self.fixed_list.specs()))
         s.setValue("explore/vary", "\n".join(self.vary_list.specs()))
 
@@ -453,6 +455,7 @@ class ExploreWorkspace(ExploreView):
         self.method_combo.setCurrentIndex(
             max(0, self.method_combo.findData(s.value("explore/method", "reds")))
         )
+        self.exact_check.setChecked(str(s.value("explore/exact", False)).lower() in ("true", "1"))
         for key, specs in (("explore/fixed", self.fixed_list), ("explore/vary", self.vary_list)):
             value = s.value(key)
             if isinstance(value, str) and value.strip():
