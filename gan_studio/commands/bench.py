@@ -218,6 +218,12 @@ def _reds_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pairs", type=int, default=4, help=f"use the first N of the {REDS_PAIRS} fixed/vary pairs"
     )
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated methods to measure (default all: reds, reds-plain, reds-fast, linear, random, pca, "
+        "sefa); results already in --results are kept, so e.g. --methods reds-fast adds the fast path to them",
+    )
     p.add_argument("--speed-waypoints", type=int, default=3, help="waypoints timed for the speed comparison")
     p.add_argument(
         "--reverse-chunk", type=int, default=512, help="VJPs per batch for the reverse-mode Jacobian"

@@ -83,7 +83,7 @@ class TraversalSettings:
     progress_weight: float = 1.0
     exact: bool = False
     refresh_every: int = 4
-    refresh_error: float = 0.5
+    refresh_error: float = 1.0
 
     def check(self) -> TraversalSettings:
         if self.method not in METHODS:

@@ -6,7 +6,12 @@ compared at the largest varied change both reach (:mod:`.traversal_curves`). Per
 fixed drift of each method at that level and REDS's drift as a fraction of the baseline's (ratio of means); the
 target is REDS's drift at most one third of the best baseline's, averaged over the pairs.
 
-Results per (seed, pair) are appended to a JSONL file as they are measured, so a killed run resumes.
+``reds`` and ``reds-plain`` recompute the Jacobian at every waypoint (``exact``); ``reds-fast`` is the app's default
+(secant updates between refreshes, :mod:`gan_studio.methods.secant`) and is compared with ``reds`` on the same
+starts: its fixed drift at the varied change both reach, and its time per waypoint.
+
+Results per (seed, pair) are appended to a JSONL file as they are measured, so a killed run resumes; a record may
+hold only some methods (``--methods``), and the records of one (seed, pair) are merged when read back.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import torch
 
 from gan_studio.methods.features import FeatureContext, build_features
-from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents
+from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents, shared_tangents
 from gan_studio.methods.reds import TraversalSettings, movable_dims, traverse
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.metrics.line_plot import Panel, line_panels
@@ -45,31 +50,48 @@ PAIRS = (
 )
 # (row name, method, reds extras)
 METHODS = (
-    ("reds", "reds", {}),
-    ("reds-plain", "reds", {"correct": False, "progress_weight": 0.0}),
+    ("reds", "reds", {"exact": True}),
+    ("reds-plain", "reds", {"exact": True, "correct": False, "progress_weight": 0.0}),
+    ("reds-fast", "reds", {"exact": False}),
     ("linear", "linear", {}),
     ("random", "random", {}),
     ("pca", "pca", {}),
     ("sefa", "sefa", {}),
 )
 BASELINES = ("linear", "random", "pca", "sefa")
+METHOD_NAMES = tuple(name for name, _, _ in METHODS)
+FAST, EXACT = "reds-fast", "reds"
+FAST_TARGET_MS, FAST_TARGET_DRIFT = 250.0, 1.10
 
 
 def _log(t0: float, msg: str) -> None:
     print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
 
 
+def _timed_path(protocol, latent, fixed, vary, settings) -> list[float]:
+    """Seconds per waypoint of one path (waypoint 0, the start, left out)."""
+    times, t = [], time.perf_counter()
+    for point in traverse(protocol, latent, fixed, vary, settings):
+        now = time.perf_counter()
+        if point.index > 0:
+            times.append(now - t)
+        t = now
+    return times
+
+
 def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int, reverse: bool = True) -> dict:
-    """Milliseconds per REDS waypoint (forward-mode Jacobian + features + eigenproblem + step), and the image
-    Jacobian alone by forward mode, finite differences and (unless ``reverse`` is off) reverse mode, all at the
-    same latent."""
+    """Milliseconds per REDS waypoint, exact (forward-mode Jacobian + features + eigenproblem + step) and fast
+    (secant updates; median and mean over a path of ``max(waypoints, 8)``), and the image Jacobian alone by
+    forward mode, finite differences and (unless ``reverse`` is off) reverse mode, all at the same latent."""
     m = movable_dims(protocol)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    settings = TraversalSettings(steps=waypoints)
-    list(traverse(protocol, latent, fixed, vary, TraversalSettings(steps=1)))  # warm up
+    settings = TraversalSettings(steps=waypoints, exact=True)
+    list(traverse(protocol, latent, fixed, vary, TraversalSettings(steps=1, exact=True)))  # warm up
+    list(traverse(protocol, latent, fixed, vary, TraversalSettings(steps=2)))
     t = time.perf_counter()
     list(traverse(protocol, latent, fixed, vary, settings))
     per_waypoint = (time.perf_counter() - t) / waypoints
+    fast = _timed_path(protocol, latent, fixed, vary, TraversalSettings(steps=max(waypoints, 8)))
     basis = torch.zeros(m, latent.shape[1])
     basis[:, :m] = torch.eye(m)
     timings = {}
@@ -79,11 +101,21 @@ def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int, rev
         for _ in range(waypoints):
             _, _tangents, _ = image_tangents(protocol.synthesize, latent, basis, mode)
         timings[mode] = (time.perf_counter() - t) / waypoints
+    shared_tangents(protocol.synthesize, latent, basis)
+    t = time.perf_counter()
+    for _ in range(waypoints):
+        shared_tangents(protocol.synthesize, latent, basis)
+    timings["shared"] = (time.perf_counter() - t) / waypoints
     common = {
         "movable_dims": m,
         "ms_per_waypoint_reds": 1000 * per_waypoint,
+        "ms_per_waypoint_reds_fast_median": 1000 * float(np.median(fast)),
+        "ms_per_waypoint_reds_fast_mean": 1000 * float(np.mean(fast)),
+        "ms_per_waypoint_reds_fast": [1000 * x for x in fast],
         "ms_jacobian_forward": 1000 * timings["forward"],
+        "ms_jacobian_forward_shared_primal": 1000 * timings["shared"],
         "ms_jacobian_finite_difference": 1000 * timings["finite"],
+        "torch_threads": torch.get_num_threads(),
         **({} if load is None else {"load_average_1min": load}),
     }
     if not reverse:
@@ -105,8 +137,8 @@ def measure_speed(protocol, latent, fixed, vary, waypoints: int, chunk: int, rev
     }
 
 
-def run_paths(protocols: dict, seed: int, pair, steps: int, step_size: float) -> dict:
-    """Every method's path for one (seed, pair): name -> {"varied": [...], "fixed": [...], "seconds": s}.
+def run_paths(protocols: dict, seed: int, pair, steps: int, step_size: float, names=METHOD_NAMES) -> dict:
+    """The paths of the methods ``names`` for one (seed, pair): name -> {"varied", "fixed", "seconds"}.
 
     ``protocols`` maps each title to its generator protocol, kept for the whole run so that PCA directions
     computed for a start are reused by every pair from that start.
@@ -120,6 +152,8 @@ def run_paths(protocols: dict, seed: int, pair, steps: int, step_size: float) ->
     fixed, vary = build_features(pair[1], pair[2], ctx)
     out = {}
     for name, method, extra in METHODS:
+        if name not in names:
+            continue
         settings = TraversalSettings(method=method, steps=steps, step_size=step_size, seed=seed, **extra)
         t = time.perf_counter()
         points = list(traverse(protocol, latent, fixed, vary, settings))
@@ -141,6 +175,8 @@ def summarize(records: list[dict], pairs) -> dict:
             for base in BASELINES:
                 levels, a, b = [], [], []
                 for r in rows:
+                    if ours not in r["paths"] or base not in r["paths"]:
+                        continue
                     p, q = r["paths"][ours], r["paths"][base]
                     cmp = compare_at_equal_change((p["varied"], p["fixed"]), (q["varied"], q["fixed"]))
                     if cmp is not None:
@@ -167,19 +203,53 @@ def summarize(records: list[dict], pairs) -> dict:
                 )
                 summary[f"{ours}_best_baseline"] = best
                 summary[f"{ours}_over_best"] = valid[best]["ratio_of_means"]
-        summary["curves"] = {
-            name: mean_curve([(r["paths"][name]["varied"], r["paths"][name]["fixed"]) for r in rows])
-            for name, _, _ in METHODS
-        } if rows else {}  # fmt: skip
-        summary["seconds_per_path"] = {
-            name: float(np.mean([r["paths"][name]["seconds"] for r in rows])) for name, _, _ in METHODS
-        } if rows else {}  # fmt: skip
+        summary["curves"] = {}
+        summary["seconds_per_path"] = {}
+        for name in METHOD_NAMES:
+            have = [r["paths"][name] for r in rows if name in r["paths"]]
+            if have:
+                summary["curves"][name] = mean_curve([(p["varied"], p["fixed"]) for p in have])
+                summary["seconds_per_path"][name] = float(np.mean([p["seconds"] for p in have]))
+        summary["fast_vs_exact"] = fast_vs_exact(rows)
         per_pair[label] = summary
     overall = {}
     for ours in ("reds", "reds-plain"):
         vals = [s[f"{ours}_over_best"] for s in per_pair.values() if f"{ours}_over_best" in s]
         overall[ours] = float(np.mean(vals)) if vals else None
-    return {"pairs": per_pair, "mean_over_pairs_drift_vs_best_baseline": overall}
+    fast = fast_vs_exact(records)
+    return {"pairs": per_pair, "mean_over_pairs_drift_vs_best_baseline": overall, "fast_vs_exact": fast}
+
+
+def fast_vs_exact(records: list[dict]) -> dict | None:
+    """``reds-fast`` against ``reds`` (exact) on the same starts: their mean fixed drift at the largest varied change
+    both reach (ratio of means; the target is at most 1.10), and their mean seconds per waypoint."""
+    a, b, levels, fast_s, exact_s, steps = [], [], [], [], [], []
+    for r in records:
+        if FAST not in r["paths"] or EXACT not in r["paths"]:
+            continue
+        p, q = r["paths"][FAST], r["paths"][EXACT]
+        n = len(p["varied"]) - 1
+        fast_s.append(p["seconds"] / n)
+        exact_s.append(q["seconds"] / n)
+        steps.append(n)
+        cmp = compare_at_equal_change((p["varied"], p["fixed"]), (q["varied"], q["fixed"]))
+        if cmp is not None:
+            levels.append(cmp[0])
+            a.append(cmp[1])
+            b.append(cmp[2])
+    if not fast_s:
+        return None
+    return {
+        "paths": len(fast_s),
+        "compared": len(a),
+        "mean_level": float(np.mean(levels)) if levels else None,
+        "fast_drift": float(np.mean(a)) if a else None,
+        "exact_drift": float(np.mean(b)) if b else None,
+        "drift_ratio_of_means": float(np.mean(a) / max(np.mean(b), 1e-12)) if a else None,
+        "ms_per_waypoint_fast_mean": 1000 * float(np.mean(fast_s)),
+        "ms_per_waypoint_exact_mean": 1000 * float(np.mean(exact_s)),
+        "speedup_mean": float(np.mean(exact_s) / max(np.mean(fast_s), 1e-12)),
+    }
 
 
 def _reverse_lines(sp: dict) -> list[str]:
@@ -196,6 +266,44 @@ def _reverse_lines(sp: dict) -> list[str]:
             f"reverse Jacobians agree to {sp['forward_vs_reverse_relative_error']:.1e} (relative)."
         ),
     ]
+
+
+def _num(v) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _fast_lines(data: dict) -> list[str]:
+    """The fast path against the exact one, per pair and overall."""
+    s = data["summary"]
+    rows = [(label, p.get("fast_vs_exact")) for label, p in s["pairs"].items()]
+    rows.append(("all pairs", s.get("fast_vs_exact")))
+    if all(f is None for _, f in rows):
+        return []
+    lines = [
+        "",
+        "## Fast path (app default) against the exact path, same starts",
+        "",
+        (
+            "`reds-fast` refreshes the Jacobian every 4 waypoints (the primal computed once) and carries it by "
+            "secant (Broyden) updates from the derivative along each step in between; `reds` recomputes it at "
+            "every waypoint. Drift: mean fixed drift at the largest varied change both reach (ratio of means; "
+            f"target ≤ {FAST_TARGET_DRIFT:.2f}). Time: mean seconds per path / waypoints, as measured in the runs "
+            "(other jobs' load included)."
+        ),
+        "",
+        "| pair | paths | fast drift / exact drift | ratio | ms per waypoint fast / exact | speed-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, f in rows:
+        if f is None:
+            continue
+        drift = "—" if f["fast_drift"] is None else f"{f['fast_drift']:.4f} / {f['exact_drift']:.4f}"
+        lines.append(
+            f"| {label} | {f['paths']} | {drift} | **{_num(f['drift_ratio_of_means'])}** | "
+            f"{f['ms_per_waypoint_fast_mean']:.0f} / {f['ms_per_waypoint_exact_mean']:.0f} | "
+            f"{f['speedup_mean']:.1f}x |"
+        )
+    return lines
 
 
 def _markdown(data: dict) -> str:
@@ -248,8 +356,9 @@ def _markdown(data: dict) -> str:
         "",
         (
             f"**Target** (REDS's drift ≤ 1/3 of the best baseline's, averaged over the pairs): reds "
-            f"**{o['reds']:.2f}** — {'met' if met else 'not met'}; reds-plain {o['reds-plain']:.2f}."
+            f"**{_num(o['reds'])}** — {'met' if met else 'not met'}; reds-plain {_num(o['reds-plain'])}."
         ),
+        *_fast_lines(data),
         "",
         "## Speed (one waypoint at the shipped resolution)",
         "",
@@ -267,7 +376,20 @@ def _markdown(data: dict) -> str:
         "",
         "| what | ms |",
         "|---|---|",
-        f"| REDS waypoint (forward-mode Jacobian, features, eigenproblem, step) | {sp['ms_per_waypoint_reds']:.0f} |",
+        f"| REDS waypoint, exact (forward-mode Jacobian, features, eigenproblem, step) | {sp['ms_per_waypoint_reds']:.0f} |",
+        *(
+            [
+                f"| REDS waypoint, fast (secant updates; median / mean of {len(sp['ms_per_waypoint_reds_fast'])}: "
+                + ", ".join(f"{x:.0f}" for x in sp["ms_per_waypoint_reds_fast"])
+                + f") | {sp['ms_per_waypoint_reds_fast_median']:.0f} / {sp['ms_per_waypoint_reds_fast_mean']:.0f} |",
+                (
+                    "| image Jacobian, forward mode, primal once (vmap over the tangents) | "
+                    f"{sp['ms_jacobian_forward_shared_primal']:.0f} |"
+                ),
+            ]
+            if "ms_per_waypoint_reds_fast" in sp
+            else []
+        ),
         f"| image Jacobian, forward mode (m directions in one batch) | {sp['ms_jacobian_forward']:.0f} |",
         f"| image Jacobian, central finite differences | {sp['ms_jacobian_finite_difference']:.0f} |",
     ]
@@ -291,6 +413,17 @@ def _markdown(data: dict) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _method_names(text: str | None) -> tuple[str, ...]:
+    """``--methods`` (comma-separated names of METHODS; None or empty = all) -> the names, in METHODS order."""
+    if not text or not text.strip():
+        return METHOD_NAMES
+    asked = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in asked if t not in METHOD_NAMES]
+    if unknown:
+        raise ValueError(f"unknown method {', '.join(unknown)}; use {', '.join(METHOD_NAMES)}")
+    return tuple(n for n in METHOD_NAMES if n in asked)
 
 
 def bench_reds_command(args) -> int:
@@ -322,18 +455,32 @@ def bench_reds_command(args) -> int:
     )
     # The weights' hash is part of the key: results of another model are never read back.
     key = {"steps": args.steps, "step_size": args.step_size, "model": args.model, "sha256": weights_sha}
-    done: dict[tuple[int, str], dict] = {(r["seed"], r["pair"]): r for r in read_results(results, key)}
-    resumed = sum(1 for s in range(args.seeds) for p in pairs if (s, p[0]) in done)
+    names = _method_names(getattr(args, "methods", None))
+    done: dict[tuple[int, str], dict] = {}
+    for r in read_results(
+        results, key
+    ):  # records of one (seed, pair) written by runs of other --methods merge
+        got = done.setdefault((r["seed"], r["pair"]), {**r, "paths": {}})
+        got["paths"].update(r["paths"])
+    resumed = sum(
+        1
+        for s in range(args.seeds)
+        for p in pairs
+        if all(n in done.get((s, p[0]), {"paths": {}})["paths"] for n in names)
+    )
     protocols = {title: gen.protocol(title) for title in TITLES}
     with results.open("a") as f:
         for seed in seed_range:
             for pair in pairs:
-                if (seed, pair[0]) in done:
+                have = done.get((seed, pair[0]), {"paths": {}})["paths"]
+                missing = tuple(n for n in names if n not in have)
+                if not missing:
                     continue
-                r = run_paths(protocols, seed, pair, args.steps, args.step_size)
+                r = run_paths(protocols, seed, pair, args.steps, args.step_size, missing)
                 r["settings"] = key
-                done[(seed, pair[0])] = r
                 append_result(f, r)
+                got = done.setdefault((seed, pair[0]), {**r, "paths": {}})
+                got["paths"].update(r["paths"])
             _log(t0, f"seed {seed + 1}/{seed_range.stop} done")
     if args.measure_only:
         print(f"measured seeds {seed_range.start}..{seed_range.stop - 1} into {results}; a run without "
@@ -343,8 +490,10 @@ def bench_reds_command(args) -> int:
     speed = None
     if speed_file.exists():  # a resumed run keeps the timings its first part measured
         saved = json.loads(speed_file.read_text())
-        if saved.get("settings") == {**key, "waypoints": args.speed_waypoints} and (
-            args.no_reverse or "ms_jacobian_reverse_full" in saved["speed"]
+        if (
+            saved.get("settings") == {**key, "waypoints": args.speed_waypoints}
+            and (args.no_reverse or "ms_jacobian_reverse_full" in saved["speed"])
+            and "ms_per_waypoint_reds_fast" in saved["speed"]
         ):
             speed = saved["speed"]
     if speed is None:
@@ -361,8 +510,8 @@ def bench_reds_command(args) -> int:
         speed_file.write_text(
             json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed})
         )
-    _log(t0, f"speed: {json.dumps({k: round(v, 3) for k, v in speed.items()})}")
-    records = [done[(s, p[0])] for s in range(args.seeds) for p in pairs]
+    _log(t0, f"speed: {json.dumps({k: round(v, 3) for k, v in speed.items() if not isinstance(v, list)})}")
+    records = [done[(s, p[0])] for s in range(args.seeds) for p in pairs if (s, p[0]) in done]
     summary = summarize(records, pairs)
     panels = [
         Panel(label, "varied change", "fixed drift", summary["pairs"][label]["curves"])
@@ -390,8 +539,14 @@ def bench_reds_command(args) -> int:
     o = summary["mean_over_pairs_drift_vs_best_baseline"]
     print(f"wrote {jpath}, {mpath} and {out / 'reds_curves.png'}")
     print(
-        f"REDS drift / best baseline, mean over pairs: reds {o['reds']:.3f}, reds-plain {o['reds-plain']:.3f}"
+        f"REDS drift / best baseline, mean over pairs: reds {_num(o['reds'])}, reds-plain {_num(o['reds-plain'])}"
     )
+    if summary["fast_vs_exact"] is not None:
+        fe = summary["fast_vs_exact"]
+        print(
+            f"reds-fast vs reds on {fe['paths']} paths: drift ratio {_num(fe['drift_ratio_of_means'])}, "
+            f"{fe['ms_per_waypoint_fast_mean']:.0f} vs {fe['ms_per_waypoint_exact_mean']:.0f} ms per waypoint"
+        )
     if "reverse_jacobian_over_reds_waypoint" in speed:
         print(f"reverse-mode Jacobian / REDS waypoint: {speed['reverse_jacobian_over_reds_waypoint']:.1f}x")
     return 0

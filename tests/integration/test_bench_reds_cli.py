@@ -51,3 +51,32 @@ def test_no_reverse_skips_the_full_jacobian_and_says_so(tmp_path):
     # A later run that asks for the reverse timing does not take the saved timings without it.
     assert main([a for a in args if a != "--no-reverse"] + ["--reverse-chunk", "4096"]) == 0
     assert "ms_jacobian_reverse_full" in json.loads((out / "reds.json").read_text())["speed"]
+
+
+def test_fast_method_is_added_to_existing_results_and_compared_with_exact(tmp_path):
+    model = save_tiny_text_to_image(tmp_path / "model")
+    results = tmp_path / "r.jsonl"
+    common = ["bench", "reds", "--model", str(model), "--seeds", "1", "--pairs", "1", "--steps", "2",
+              "--speed-waypoints", "1", "--no-reverse", "--results", str(results), "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main([*common, "--measure-only", "0:1", "--methods", "reds,linear"]) == 0
+    first = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(first) == 1 and set(first[0]["paths"]) == {"reds", "linear"}
+    assert main([*common, "--methods", "reds-fast"]) == 0  # measures only the fast path, then reports
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(records) == 2 and set(records[1]["paths"]) == {"reds-fast"}
+    data = json.loads((tmp_path / "o" / "reds.json").read_text())
+    fast = data["summary"]["fast_vs_exact"]
+    assert (
+        fast["paths"] == 1
+        and fast["ms_per_waypoint_fast_mean"] > 0
+        and fast["drift_ratio_of_means"] is not None
+    )
+    assert data["speed"]["ms_per_waypoint_reds_fast_median"] > 0
+    assert "Fast path (app default) against the exact path" in (tmp_path / "o" / "reds.md").read_text()
+
+
+def test_unknown_method_is_one_sentence(tmp_path):
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown method nope"):
+        main(["bench", "reds", "--seeds", "1", "--methods", "nope", "--out", str(tmp_path)])
