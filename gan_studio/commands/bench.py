@@ -55,6 +55,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
             _run("bench_handsoff"),
         ),
         (
+            "export",
+            "HandsOff export: labeled images/s and labels on the drawn garment (IoU from the files)",
+            _export_arguments,
+            _run("bench_export"),
+        ),
+        (
             "soak",
             "memory over long use: word-by-word generations and REDS waypoints",
             _soak_arguments,
@@ -268,6 +274,18 @@ def _handsoff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=None, help="JSONL of per-run results (resumes); default in --out")
     p.add_argument("--out", default="docs/benchmarks")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="builtin", help="HandsOff model folder, or 'builtin'")
+    p.add_argument("--n", type=int, default=200, help="items to export")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=None, help="export chunk size (default: the export's)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--real-items", type=int, default=100, help="real items scoring the garment finder")
+    p.add_argument("--work", default=None, help="folder for the temporary export (default: the system's)")
+    p.add_argument("--name", default="handsoff_export", help="report name under --out")
+    p.add_argument("--out", default="docs/benchmarks")
 
 
 def _soak_arguments(p: argparse.ArgumentParser) -> None:
