@@ -18,8 +18,16 @@ trains, on the generator's own hypercolumns (:mod:`gan_studio.methods.hypercolum
   a second output that says whether a pixel has depth at all. Predicted depth is 0 where the segmentation says
   background (class 0) when the segmentation is trained, else where that second output says so.
 
+The heads read either each pixel's standardized hypercolumn alone (``head="pixel"``, the HandsOff reference's
+per-pixel MLPs, C -> 256 -> 128 -> out) or the ``width`` features of a small convolutional trunk over the block maps
+(``head="conv"``, the default: :class:`~gan_studio.methods.spatial_trunk.SpatialTrunk`, whose 3x3 convolutions give
+each pixel its neighbourhood and which never builds whole-image hypercolumns, so labeling a 128 px image costs a few
+hundred million multiply-adds instead of tens of billions). Ensemble, bootstrap and Jensen-Shannon uncertainty are
+the same for both: in the conv head the members share the trunk and each has its own per-pixel head.
+
 Training never holds the hypercolumns of all pixels of all images: each step samples ``pixels_per_image`` pixels
-of ``images_per_step`` images and computes only theirs. The training record says how many bytes that took.
+of ``images_per_step`` images and computes only theirs (the conv trunk also sees the half-size maps of those few
+images). The training record says how many bytes that took.
 """
 
 from __future__ import annotations
@@ -37,7 +45,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
-from gan_studio.methods.hypercolumns import FeatureNorm, HypercolumnSource, image_bands, tensor_bytes
+from gan_studio.methods.hypercolumns import (
+    FeatureNorm,
+    HypercolumnSource,
+    hypercolumns,
+    image_bands,
+    tensor_bytes,
+)
 from gan_studio.methods.label_heads import (
     PixelMLP,
     SegmentationEnsemble,
@@ -46,12 +60,15 @@ from gan_studio.methods.label_heads import (
     majority_vote,
     pixels_near,
 )
+from gan_studio.methods.spatial_trunk import SpatialTrunk
 from gan_studio.models.checkpoint import CheckpointError, load_model, save_checkpoint
 from gan_studio.models.keypoints import decode_heatmaps
 from gan_studio.models.text_to_image import to_uint8
 from gan_studio.runtime.cancel import CancelToken
 
 TASKS: tuple[str, ...] = ("segmentation", "keypoints", "depth")
+HEADS: tuple[str, ...] = ("conv", "pixel")
+PREDICT_ROWS = 32 * 1024  # pixels labeled at once by the conv head's per-pixel layers (bounds their memory)
 ARCHITECTURE = "handsoff_label_generator"
 WEIGHTS_NAME = "label_generator.safetensors"
 
@@ -61,11 +78,15 @@ LossCallback = Callable[[int, dict[str, float]], None]
 
 @dataclass(frozen=True)
 class LabelGeneratorConfig:
-    """How to build and train a label generator. Ensemble size and widths are the HandsOff reference's."""
+    """How to build and train a label generator. Ensemble size is the HandsOff reference's; ``head="pixel"`` with
+    ``hidden=(256, 128)`` is its per-pixel MLP (the models shipped before the conv head)."""
 
     tasks: tuple[str, ...] = TASKS  # tasks to train (a task no image is labeled for is skipped)
     ensemble_size: int = 10  # segmentation members
-    hidden: tuple[int, ...] = (256, 128)  # hidden widths of every per-pixel MLP
+    head: str = "conv"  # "conv": spatial trunk + small per-pixel heads; "pixel": MLPs on raw hypercolumns
+    width: int = 32  # conv head: trunk channels per pixel
+    context: int = 2  # conv head: residual 3x3 convolutions at half the image size
+    hidden: tuple[int, ...] = (32,)  # hidden widths of every per-pixel head
     steps: int = 1000  # optimizer steps
     images_per_step: int = 4
     pixels_per_image: int = 1024  # uniformly sampled pixels per image per step
@@ -92,6 +113,8 @@ class LabelGeneratorConfig:
             raise ValueError(
                 "ensemble_size and images_per_step must be >= 1, pixels_per_image >= 2, steps >= 0"
             )
+        if self.head not in HEADS or self.width < 1 or self.context < 0:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, width >= 1 and context >= 0")
         if len(self.class_names) < 2:
             raise ValueError("segmentation needs at least two classes (class 0 is the background)")
         if not self.keypoint_names or self.keypoint_sigma <= 0 or self.lr <= 0:
@@ -106,7 +129,8 @@ class LabelGeneratorConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown label generator settings: {', '.join(unknown)}")
-        data = {"extra_features": [], **data}  # models saved before extra features had none
+        # Models saved before extra features had none; before the conv head, every model was per-pixel.
+        data = {"extra_features": [], "head": "pixel", **data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
@@ -132,6 +156,12 @@ class LabelGenerator(nn.Module):
         self.register_buffer("norm_mean", torch.zeros(channels))
         self.register_buffer("norm_std", torch.ones(channels))
         self.register_buffer("depth_scale", torch.tensor([0.0, 1.0]))  # mean, std of labeled depths (m)
+        self.trunk = None
+        if config.head == "conv":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed + 2000)
+                self.trunk = SpatialTrunk(self.channels_per_block, config.width, config.context)
+            channels = config.width  # what the per-pixel heads read
         self.segmentation = (
             SegmentationEnsemble(
                 channels, config.hidden, len(config.class_names), config.ensemble_size, config.seed
@@ -214,11 +244,26 @@ class LabelGenerator(nn.Module):
                 f"channels at {self.image_size} px, not {list(channels_per_block)} at {image_size} px"
             )
 
+    def pixel_features(self, maps: Sequence[torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        """What the per-pixel heads read at ``pixels`` (B, P, 2) of a batch's block maps: (B * P, F), the
+        standardized hypercolumns (pixel head) or the trunk's features (conv head)."""
+        b, p = pixels.shape[:2]
+        if self.trunk is None:
+            columns = hypercolumns(maps, self.image_size, pixels)
+            return self.normalize(columns.reshape(b * p, -1))
+        return self.trunk(maps, self.image_size, self.norm_mean, self.norm_std, pixels).reshape(b * p, -1)
+
     @torch.no_grad()
     def label_pixels(self, columns: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Raw hypercolumns (n, C) -> per-pixel outputs: ``mask`` (n,) long, ``js`` (n,), ``heat`` (n, K) in
+        """Raw hypercolumns (n, C) -> per-pixel outputs (pixel head only); see :meth:`label_features`."""
+        if self.trunk is not None:
+            raise ValueError("a conv-head label generator labels block maps, not single hypercolumns")
+        return self.label_features(self.normalize(columns))
+
+    @torch.no_grad()
+    def label_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the heads read (n, F) -> per-pixel outputs: ``mask`` (n,) long, ``js`` (n,), ``heat`` (n, K) in
         [0, 1], ``depth`` (n,) meters and ``has_depth`` (n,) bool, for the tasks this generator has."""
-        x = self.normalize(columns)
         out: dict[str, torch.Tensor] = {}
         if self.segmentation is not None:
             probs = self.segmentation(x).softmax(-1)
@@ -253,6 +298,9 @@ class LabelGenerator(nn.Module):
             images, maps = source.render(range(start, min(start + source.batch_size, len(source))))
             self.check_generator([f.shape[1] for f in maps], images.shape[-1])
             pictures = to_uint8(images)
+            if self.trunk is not None:
+                results += self._predict_conv(pictures, maps)
+                continue
             for j in range(len(images)):
                 parts: dict[str, list[torch.Tensor]] = {}
                 for _, columns in image_bands([f[j : j + 1] for f in maps], size):
@@ -261,6 +309,20 @@ class LabelGenerator(nn.Module):
                 whole = {k: torch.cat(v).reshape(size, size, *v[0].shape[1:]).cpu() for k, v in parts.items()}
                 results.append(self._result(pictures[j], whole))
         return results
+
+    def _predict_conv(self, pictures: np.ndarray, maps: Sequence[torch.Tensor]) -> list[dict]:
+        size = self.image_size
+        features = self.trunk(maps, size, self.norm_mean, self.norm_std)  # (b, S * S, F)
+        rows = features.reshape(-1, features.shape[-1])
+        parts: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, len(rows), PREDICT_ROWS):
+            for key, value in self.label_features(rows[start : start + PREDICT_ROWS]).items():
+                parts.setdefault(key, []).append(value)
+        whole = {
+            k: torch.cat(v).reshape(len(pictures), size, size, *v[0].shape[1:]).cpu()
+            for k, v in parts.items()
+        }
+        return [self._result(pictures[j], {k: v[j] for k, v in whole.items()}) for j in range(len(pictures))]
 
     def _result(self, image: np.ndarray, whole: dict[str, torch.Tensor]) -> dict:
         result: dict = {
@@ -379,11 +441,11 @@ class _Trainer:
     def step(self, index: Sequence[int]) -> dict[str, float]:
         """One optimizer step on the sampled pixels of ``latents[index]``; returns the losses by task."""
         model = self.model
-        pixels = self.pixels(index)
-        _, columns = self.source.sample(index, pixels)
-        b, p, c = columns.shape
-        x = model.normalize(columns.reshape(b * p, c))
-        pixels = pixels.to(x.device)
+        pixels = self.pixels(index).to(self.source.device)
+        _, maps = self.source.render(index)
+        p = pixels.shape[1]
+        x = model.pixel_features(maps, pixels)
+        self.source.note_batch(maps, x)  # conv head: the trunk's features at the sampled pixels
         losses: dict[str, torch.Tensor] = {}
         for task, head, labeled, loss in (
             ("segmentation", model.segmentation, self.labels.masks, self._segmentation_loss),
