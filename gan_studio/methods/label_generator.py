@@ -55,9 +55,11 @@ from gan_studio.methods.hypercolumns import (
 from gan_studio.methods.label_heads import (
     PixelMLP,
     SegmentationEnsemble,
+    ensemble_vote,
     gaussian_targets,
     js_uncertainty,
     majority_vote,
+    mlp_channels_first,
     pixels_near,
 )
 from gan_studio.methods.spatial_trunk import SpatialTrunk
@@ -311,18 +313,32 @@ class LabelGenerator(nn.Module):
         return results
 
     def _predict_conv(self, pictures: np.ndarray, maps: Sequence[torch.Tensor]) -> list[dict]:
-        size = self.image_size
-        features = self.trunk(maps, size, self.norm_mean, self.norm_std)  # (b, S * S, F)
-        rows = features.reshape(-1, features.shape[-1])
+        """Label a batch with the conv head, classes first (see :func:`mlp_channels_first`)."""
+        size, b = self.image_size, len(pictures)
+        features = self.trunk(maps, size, self.norm_mean, self.norm_std, channels_first=True)  # (b, F, S * S)
+        rows = features.permute(1, 0, 2).reshape(features.shape[1], -1)  # (F, b * S * S)
         parts: dict[str, list[torch.Tensor]] = {}
-        for start in range(0, len(rows), PREDICT_ROWS):
-            for key, value in self.label_features(rows[start : start + PREDICT_ROWS]).items():
-                parts.setdefault(key, []).append(value)
-        whole = {
-            k: torch.cat(v).reshape(len(pictures), size, size, *v[0].shape[1:]).cpu()
-            for k, v in parts.items()
-        }
-        return [self._result(pictures[j], {k: v[j] for k, v in whole.items()}) for j in range(len(pictures))]
+        for start in range(0, rows.shape[1], PREDICT_ROWS):
+            x = rows[:, start : start + PREDICT_ROWS]
+            if self.segmentation is not None:
+                mask, js = ensemble_vote(self.segmentation, x)
+                parts.setdefault("mask", []).append(mask)
+                parts.setdefault("js", []).append(js)
+            if self.keypoints is not None:
+                parts.setdefault("heat", []).append(mlp_channels_first(self.keypoints, x).sigmoid())
+            if self.depth is not None:
+                raw = mlp_channels_first(self.depth, x)
+                parts.setdefault("depth", []).append(raw[0] * self.depth_scale[1] + self.depth_scale[0])
+                parts.setdefault("has_depth", []).append(raw[1] > 0)
+        whole = {k: torch.cat(v, dim=-1).cpu() for k, v in parts.items()}
+        results = []
+        for j in range(b):
+            one = {k: v[..., j * size * size : (j + 1) * size * size] for k, v in whole.items()}
+            one = {k: v.reshape(*v.shape[:-1], size, size) for k, v in one.items()}
+            if "heat" in one:  # (K, S, S) -> (S, S, K) as the pixel head gives it
+                one["heat"] = one["heat"].permute(1, 2, 0)
+            results.append(self._result(pictures[j], one))
+        return results
 
     def _result(self, image: np.ndarray, whole: dict[str, torch.Tensor]) -> dict:
         result: dict = {

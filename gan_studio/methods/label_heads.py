@@ -129,3 +129,40 @@ def pixels_near(
     uniform = torch.randint(0, size, (k, per_keypoint, 2), generator=generator)
     labeled = (kp[:, 2] > 0)[:, None, None]
     return torch.where(labeled, near, uniform).reshape(-1, 2)
+
+
+# ------------------------------------------------------------------------------ channel-first prediction (fast)
+
+
+@torch.no_grad()
+def mlp_channels_first(mlp: PixelMLP, x: torch.Tensor) -> torch.Tensor:
+    """An eval-mode :class:`PixelMLP` on (F, N) channel-first rows -> (out, N): the same numbers as
+    ``mlp(x.T).T`` (batch norm at its running statistics) without the transposes. Reductions over a short last
+    axis (softmax over 7 classes) run many times slower than over the first, so prediction keeps classes first."""
+    for layer in mlp.net:
+        if isinstance(layer, nn.Linear):
+            x = torch.addmm(layer.bias[:, None], layer.weight, x)
+        elif isinstance(layer, nn.ReLU):
+            x = x.clamp_min(0.0)
+        elif isinstance(layer, nn.BatchNorm1d):
+            scale = layer.weight / torch.sqrt(layer.running_var + layer.eps)
+            x = torch.addcmul((layer.bias - layer.running_mean * scale)[:, None], x, scale[:, None])
+        else:  # a layer this function does not know: fall back to the module
+            x = layer(x.T).T
+    return x
+
+
+@torch.no_grad()
+def ensemble_vote(ensemble: SegmentationEnsemble, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel-first ensemble prediction: rows (F, N) -> (majority-vote class (N,) long, JS divergence (N,)),
+    the same as :func:`majority_vote` and :func:`js_uncertainty` of the members' softmaxes."""
+    logits = torch.stack([mlp_channels_first(member, x) for member in ensemble.members])  # (M, K, N)
+    logp = torch.log_softmax(logits, dim=1)
+    probs = logp.exp()
+    mean = probs.mean(0)  # (K, N)
+    mean_entropy = -(probs * logp).sum(1).mean(0)
+    js = (-(mean * mean.clamp_min(1e-30).log()).sum(0) - mean_entropy).clamp_min(0.0)
+    picks = logits.argmax(1)  # (M, N)
+    votes = torch.zeros_like(mean).scatter_add_(0, picks, torch.ones_like(picks, dtype=mean.dtype))
+    tied = votes == votes.max(0, keepdim=True).values
+    return mean.masked_fill(~tied, -1.0).argmax(0), js

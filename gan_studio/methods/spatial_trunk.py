@@ -76,9 +76,10 @@ class SpatialTrunk(nn.Module):
         mean: torch.Tensor,
         std: torch.Tensor,
         pixels: torch.Tensor | None = None,
+        channels_first: bool = False,
     ) -> torch.Tensor:
         """Features (B, P, width) at ``pixels`` (B, P, 2) integer (x, y), or (B, S * S, width) row-major for
-        every pixel when ``pixels`` is None."""
+        every pixel when ``pixels`` is None ((B, width, S * S) with ``channels_first``)."""
         coarse = self.coarse(maps, size, mean, std)
         standardized = self._standardized(maps, mean, std)
         fine = [(f, proj) for f, proj in zip(standardized, self.project, strict=True) if f.shape[-1] >= size]
@@ -86,8 +87,8 @@ class SpatialTrunk(nn.Module):
             y = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
             for f, proj in fine:
                 y = y + proj(f)
-            y = F.relu(y + self.fine_bias[:, None, None])
-            return y.flatten(2).transpose(1, 2)
+            y = F.relu(y + self.fine_bias[:, None, None]).flatten(2)
+            return y if channels_first else y.transpose(1, 2)
         y = hypercolumns([coarse], size, pixels)
         if fine:
             columns = hypercolumns([f for f, _ in fine], size, pixels)  # (B, P, sum C_j)

@@ -434,3 +434,28 @@ def test_models_saved_before_the_conv_head_load_as_pixel_heads():
     assert LabelGeneratorConfig.from_dict(data).head == "pixel"
     with pytest.raises(ValueError, match="head"):
         LabelGeneratorConfig(head="transformer")
+
+
+def test_channels_first_prediction_equals_the_modules():
+    from gan_studio.methods.label_heads import (
+        PixelMLP,
+        SegmentationEnsemble,
+        ensemble_vote,
+        mlp_channels_first,
+    )
+
+    ensemble = SegmentationEnsemble(6, (8, 5), 4, members=5, seed=1)
+    for module in ensemble.modules():  # running statistics as after training, not the identity
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.5, 2.0)
+            nn.init.normal_(module.weight)
+    ensemble.eval()
+    x = torch.randn(300, 6) * 3
+    with torch.no_grad():
+        probs = ensemble(x).softmax(-1)
+        mask, js = ensemble_vote(ensemble, x.T.contiguous())
+        mlp = PixelMLP(6, (7,), 3).eval()
+        assert torch.allclose(mlp_channels_first(mlp, x.T), mlp(x).T, atol=1e-5)
+    assert torch.equal(mask, majority_vote(probs))
+    assert torch.allclose(js, js_uncertainty(probs), atol=1e-5)
