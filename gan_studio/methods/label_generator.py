@@ -56,6 +56,7 @@ from gan_studio.methods.label_heads import (
     PixelMLP,
     SegmentationEnsemble,
     ensemble_vote,
+    folded_layers,
     gaussian_targets,
     js_uncertainty,
     majority_vote,
@@ -317,17 +318,22 @@ class LabelGenerator(nn.Module):
         size, b = self.image_size, len(pictures)
         features = self.trunk(maps, size, self.norm_mean, self.norm_std, channels_first=True)  # (b, F, S * S)
         rows = features.permute(1, 0, 2).reshape(features.shape[1], -1)  # (F, b * S * S)
+        members = (
+            [folded_layers(m) for m in self.segmentation.members] if self.segmentation is not None else []
+        )
+        keypoints = folded_layers(self.keypoints) if self.keypoints is not None else None
+        depth = folded_layers(self.depth) if self.depth is not None else None
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, rows.shape[1], PREDICT_ROWS):
             x = rows[:, start : start + PREDICT_ROWS]
-            if self.segmentation is not None:
-                mask, js = ensemble_vote(self.segmentation, x)
+            if members:
+                mask, js = ensemble_vote(members, x)
                 parts.setdefault("mask", []).append(mask)
                 parts.setdefault("js", []).append(js)
-            if self.keypoints is not None:
-                parts.setdefault("heat", []).append(mlp_channels_first(self.keypoints, x).sigmoid())
-            if self.depth is not None:
-                raw = mlp_channels_first(self.depth, x)
+            if keypoints is not None:
+                parts.setdefault("heat", []).append(mlp_channels_first(keypoints, x).sigmoid())
+            if depth is not None:
+                raw = mlp_channels_first(depth, x)
                 parts.setdefault("depth", []).append(raw[0] * self.depth_scale[1] + self.depth_scale[0])
                 parts.setdefault("has_depth", []).append(raw[1] > 0)
         whole = {k: torch.cat(v, dim=-1).cpu() for k, v in parts.items()}

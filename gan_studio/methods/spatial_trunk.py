@@ -41,24 +41,28 @@ class SpatialTrunk(nn.Module):
         self.context = nn.ModuleList(nn.Conv2d(width, width, 3, padding=1) for _ in range(context))
         self.width = int(width)
 
-    def _standardized(
-        self, maps: Sequence[torch.Tensor], mean: torch.Tensor, std: torch.Tensor
-    ) -> list[torch.Tensor]:
+    def _projections(self, mean: torch.Tensor, std: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per block, ``P_i n_i`` as one affine 1x1 map: weight (width, C_i) = W / s, bias (width,) = -W m / s."""
         out, start = [], 0
-        for f, c in zip(maps, self.channels_per_block, strict=True):
-            m, s = mean[start : start + c], std[start : start + c]
-            out.append((f - m[:, None, None]) / s[:, None, None])
+        for proj, c in zip(self.project, self.channels_per_block, strict=True):
+            weight = proj.weight[:, :, 0, 0] / std[start : start + c]
+            out.append((weight, -(weight @ mean[start : start + c])))
             start += c
         return out
 
-    def coarse(self, maps: Sequence[torch.Tensor], size: int, mean, std) -> torch.Tensor:
+    @staticmethod
+    def _affine(f: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(f, weight[:, :, None, None], bias)
+
+    def coarse(self, maps: Sequence[torch.Tensor], size: int, mean, std, projections=None) -> torch.Tensor:
         """(B, width, S/2, S/2): the projected sum of the blocks smaller than ``size``, with context."""
         half = max(1, size // 2)
+        projections = projections or self._projections(mean, std)
         total = None
-        for f, proj in zip(self._standardized(maps, mean, std), self.project, strict=True):
+        for f, (weight, bias) in zip(maps, projections, strict=True):
             if f.shape[-1] >= size:
                 continue
-            p = proj(f)
+            p = self._affine(f, weight, bias)
             if p.shape[-1] != half:
                 p = F.interpolate(p, size=(half, half), mode="bilinear", align_corners=False)
             total = p if total is None else total + p
@@ -80,18 +84,19 @@ class SpatialTrunk(nn.Module):
     ) -> torch.Tensor:
         """Features (B, P, width) at ``pixels`` (B, P, 2) integer (x, y), or (B, S * S, width) row-major for
         every pixel when ``pixels`` is None ((B, width, S * S) with ``channels_first``)."""
-        coarse = self.coarse(maps, size, mean, std)
-        standardized = self._standardized(maps, mean, std)
-        fine = [(f, proj) for f, proj in zip(standardized, self.project, strict=True) if f.shape[-1] >= size]
+        projections = self._projections(mean, std)
+        coarse = self.coarse(maps, size, mean, std, projections)
+        fine = [(f, wb) for f, wb in zip(maps, projections, strict=True) if f.shape[-1] >= size]
         if pixels is None:
             y = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
-            for f, proj in fine:
-                y = y + proj(f)
+            for f, (weight, bias) in fine:
+                y = y + self._affine(f, weight, bias)
             y = F.relu(y + self.fine_bias[:, None, None]).flatten(2)
             return y if channels_first else y.transpose(1, 2)
         y = hypercolumns([coarse], size, pixels)
         if fine:
             columns = hypercolumns([f for f, _ in fine], size, pixels)  # (B, P, sum C_j)
-            weight = torch.cat([proj.weight[:, :, 0, 0] for _, proj in fine], dim=1)  # (width, sum C_j)
-            y = y + columns @ weight.T
+            weight = torch.cat([w for _, (w, _) in fine], dim=1)  # (width, sum C_j)
+            bias = sum(b for _, (_, b) in fine)
+            y = y + columns @ weight.T + bias
         return F.relu(y + self.fine_bias)
