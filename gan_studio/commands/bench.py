@@ -299,6 +299,7 @@ def _pti_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="builtin", help="HandsOff model folder, or 'builtin'")
     p.add_argument("--encoder", default="builtin", help="inversion encoder: 'builtin' or a checkpoint")
     p.add_argument("--items", type=int, default=20, help="held-out real items (catalog seed 1005)")
+    p.add_argument("--first", type=int, default=0, help="first item index (another range for validation)")
     p.add_argument("--refine-steps", type=int, default=50)
     p.add_argument("--pti-steps", type=int, default=30)
     p.add_argument("--lr", type=float, default=3e-4, help="Adam step on the generator copy's weights")

@@ -38,7 +38,7 @@ def bench_pti_command(args) -> int:
     encoder, _ = open_encoder(args.encoder)
     perceptual = load_perceptual()
     size = int(generator.image_size)
-    items = [render_item(REAL_SEED, i, size) for i in range(args.items)]
+    items = [render_item(REAL_SEED, i, size) for i in range(args.first, args.first + args.items)]
     images = np.stack([it.image for it in items])
     inverted = invert(encoder, generator, images, refine_steps=args.refine_steps, perceptual=perceptual)
     targets = prepare_images(images, size)
@@ -74,7 +74,7 @@ def bench_pti_command(args) -> int:
     }
     data = {
         "command": args.command_line,
-        "items": f"catalog seed {REAL_SEED} items [0, {args.items}) at {size} px",
+        "items": f"catalog seed {REAL_SEED} items [{args.first}, {args.first + args.items}) at {size} px",
         "refine_steps": args.refine_steps,
         "pti": config.__dict__,
         "summary": summary,

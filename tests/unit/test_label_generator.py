@@ -459,3 +459,31 @@ def test_channels_first_prediction_equals_the_modules():
         assert torch.allclose(mlp_channels_first(mlp, x.T), mlp(x).T, atol=1e-5)
     assert torch.equal(mask, majority_vote(probs))
     assert torch.allclose(js, js_uncertainty(probs), atol=1e-5)
+
+
+def test_class_balance_weighs_rare_parts_up_and_keeps_the_average_pixel_at_one():
+    from types import SimpleNamespace
+
+    from gan_studio.methods.label_generator import _Labels, _Trainer
+
+    mask = torch.zeros(100, dtype=torch.long)
+    mask[:10] = 1  # a part on 10 % of the pixels, background on 90 %
+    model = LabelGenerator(
+        LabelGeneratorConfig(class_names=("background", "part", "unused"), ensemble_size=2, hidden=(4,)),
+        [3],
+        10,
+        ("segmentation",),
+    )
+    trainer = _Trainer(SimpleNamespace(size=10), _Labels({0: mask}, {}, {}), model, 1)
+    w = trainer.class_weights
+    assert w[2] == 0 and torch.isclose(0.9 * w[0] + 0.1 * w[1], torch.tensor(1.0))
+    assert torch.isclose(w[1] / w[0], torch.tensor(3.0))  # (0.1 / 0.9) ** -0.5
+    none = LabelGenerator(
+        LabelGeneratorConfig(
+            class_names=("background", "part"), class_balance=0.0, ensemble_size=2, hidden=(4,)
+        ),
+        [3],
+        10,
+        ("segmentation",),
+    )
+    assert _Trainer(SimpleNamespace(size=10), _Labels({0: mask}, {}, {}), none, 1).class_weights is None
