@@ -27,7 +27,7 @@ def bench_pti_command(args) -> int:
     from gan_studio.methods.handsoff import load_handsoff, open_encoder
     from gan_studio.methods.inversion import invert, prepare_images
     from gan_studio.methods.pivotal_tuning import PivotalTuningConfig, pivotal_tune
-    from gan_studio.metrics.dense_scores import segmentation_scores
+    from gan_studio.metrics.dense_scores import pck, segmentation_scores
     from gan_studio.models.perceptual import load_perceptual
 
     if args.threads:
@@ -43,7 +43,7 @@ def bench_pti_command(args) -> int:
     inverted = invert(encoder, generator, images, refine_steps=args.refine_steps, perceptual=perceptual)
     targets = prepare_images(images, size)
     config = PivotalTuningConfig(steps=args.pti_steps, lr=args.lr, seed=args.seed)
-    rows, pred_before, pred_after = [], [], []
+    rows, pred_before, pred_after, kp_before, kp_after = [], [], [], [], []
     for i, item in enumerate(items):
         latent = torch.from_numpy(inverted.latents[i : i + 1])
         tuned = pivotal_tune(generator, latent, targets[i : i + 1], perceptual, config)
@@ -51,6 +51,8 @@ def bench_pti_command(args) -> int:
         after = model.predict(tuned.generator, latent, batch_size=1)[0]
         pred_before.append(before["mask"])
         pred_after.append(after["mask"])
+        kp_before.append(before["keypoints"])
+        kp_after.append(after["keypoints"])
         rows.append(
             {
                 "id": item.id,
@@ -68,6 +70,9 @@ def bench_pti_command(args) -> int:
     n_classes = len(PART_NAMES)
     seg_before = segmentation_scores(truth, np.stack(pred_before), n_classes, PART_NAMES)
     seg_after = segmentation_scores(truth, np.stack(pred_after), n_classes, PART_NAMES)
+    true_kps = np.stack([it.keypoints for it in items])
+    pck_before = pck(true_kps, np.stack(kp_before), size)[0] if kp_before[0] is not None else None
+    pck_after = pck(true_kps, np.stack(kp_after), size)[0] if kp_after[0] is not None else None
     summary = {
         k: round(float(np.mean([r[k] for r in rows])), 4)
         for k in ("perceptual_before", "perceptual_after", "psnr_before", "psnr_after")
@@ -80,6 +85,8 @@ def bench_pti_command(args) -> int:
         "summary": summary,
         "segmentation_before": seg_before,
         "segmentation_after": seg_after,
+        "pck_before": pck_before,
+        "pck_after": pck_after,
         "per_item": rows,
         "seconds": round(time.perf_counter() - started, 1),
         "threads": torch.get_num_threads(),
@@ -97,15 +104,17 @@ def bench_pti_command(args) -> int:
                 "the label generator's mask of the reconstruction against the item's true part mask."
             ),
             "",
-            "| | perceptual distance | PSNR (dB) | mIoU (%) | mIoU w/o bg (%) |",
-            "|---|---|---|---|---|",
+            "| | perceptual distance | PSNR (dB) | mIoU (%) | mIoU w/o bg (%) | PCK@0.05 (%) |",
+            "|---|---|---|---|---|---|",
             (
                 f"| pivot (latent only) | {summary['perceptual_before']:.4f} | {summary['psnr_before']:.2f} | "
-                f"{100 * seg_before['miou']:.1f} | {100 * seg_before['miou_no_background']:.1f} |"
+                f"{100 * seg_before['miou']:.1f} | {100 * seg_before['miou_no_background']:.1f} | "
+                f"{_pct(pck_before)} |"
             ),
             (
                 f"| + pivotal tuning | {summary['perceptual_after']:.4f} | {summary['psnr_after']:.2f} | "
-                f"{100 * seg_after['miou']:.1f} | {100 * seg_after['miou_no_background']:.1f} |"
+                f"{100 * seg_after['miou']:.1f} | {100 * seg_after['miou_no_background']:.1f} | "
+                f"{_pct(pck_after)} |"
             ),
         ]
     )
@@ -113,3 +122,7 @@ def bench_pti_command(args) -> int:
     print(md)
     print(f"wrote {mpath} and {jpath}")
     return 0
+
+
+def _pct(value) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{100 * value:.1f}"
