@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import sys
 
 from gan_studio.commands import bench_gui_stalls
 
@@ -53,6 +54,18 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
             "HandsOff's generated datasets vs training on the few real labels (mIoU, PCK, depth)",
             _handsoff_arguments,
             _run("bench_handsoff"),
+        ),
+        (
+            "export",
+            "HandsOff export: labeled images/s and labels on the drawn garment (IoU from the files)",
+            _export_arguments,
+            _run("bench_export"),
+        ),
+        (
+            "pti",
+            "HandsOff on real images: pivot vs pivotal tuning (PSNR, perceptual, mIoU vs true masks)",
+            _pti_arguments,
+            _run("bench_pti"),
         ),
         (
             "soak",
@@ -274,6 +287,34 @@ def _handsoff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", default=None, help="JSONL of per-run results (resumes); default in --out")
     p.add_argument("--out", default="docs/benchmarks")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="builtin", help="HandsOff model folder, or 'builtin'")
+    p.add_argument("--n", type=int, default=200, help="items to export")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=None, help="export chunk size (default: the export's)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--real-items", type=int, default=100, help="real items scoring the garment finder")
+    p.add_argument("--work", default=None, help="folder for the temporary export (default: the system's)")
+    p.add_argument("--name", default="handsoff_export", help="report name under --out")
+    p.add_argument("--out", default="docs/benchmarks")
+
+
+def _pti_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="builtin", help="HandsOff model folder, or 'builtin'")
+    p.add_argument("--encoder", default="builtin", help="inversion encoder: 'builtin' or a checkpoint")
+    p.add_argument("--items", type=int, default=20, help="held-out real items (catalog seed 1005)")
+    p.add_argument("--first", type=int, default=0, help="first item index (another range for validation)")
+    p.add_argument("--refine-steps", type=int, default=50)
+    p.add_argument("--pti-steps", type=int, default=30)
+    p.add_argument("--lr", type=float, default=3e-4, help="Adam step on the generator copy's weights")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--name", default="handsoff_pti", help="report name under --out")
+    p.add_argument("--out", default="docs/benchmarks")
+    p.set_defaults(command_line="gan-studio bench pti " + " ".join(sys.argv[3:]))
 
 
 def _soak_arguments(p: argparse.ArgumentParser) -> None:

@@ -60,6 +60,18 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_REFINE_STEPS,
         help=f"Adam steps refining each inverted latent (default {DEFAULT_REFINE_STEPS}; 0 = encoder only)",
     )
+    f.add_argument(
+        "--keypoint-sigma",
+        type=float,
+        default=None,
+        help="pixels, of the keypoint heatmap targets (default 2)",
+    )
+    f.add_argument(
+        "--class-balance",
+        type=float,
+        default=None,
+        help="segmentation class weights = pixel share ** -B (default 0.5; 0 = plain cross-entropy)",
+    )
     f.add_argument("--seed", type=int, default=None, help="label generator seed (default 0)")
     f.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
     f.add_argument("--overwrite", action="store_true", help="replace an existing HandsOff model folder")
@@ -119,6 +131,8 @@ def _config(args: argparse.Namespace):
         "ensemble_size": args.ensemble,
         "hidden": None if args.hidden is None else _hidden(args.hidden),
         "pixels_per_image": args.pixels_per_image,
+        "keypoint_sigma": args.keypoint_sigma,
+        "class_balance": args.class_balance,
         "seed": args.seed,
     }
     return replace(LabelGeneratorConfig(), **{k: v for k, v in changes.items() if v is not None})

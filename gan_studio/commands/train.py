@@ -104,10 +104,16 @@ def _gan_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--stage2-mode",
-        choices=("paired", "adversarial"),
+        choices=("paired", "adversarial", "mixed"),
         default=None,
         help="stage II's input: stage I's drawings (adversarial, StackGAN's original, the default), or real images "
-        "downsampled, with reconstruction and feature matching (paired)",
+        "downsampled, with reconstruction and feature matching (paired), or both in one batch (mixed)",
+    )
+    p.add_argument(
+        "--paired-share",
+        type=float,
+        default=None,
+        help="with --stage2-mode mixed: share of each batch's rows whose input is the real image (0.5)",
     )
     p.add_argument(
         "--aux-weight",

@@ -19,6 +19,7 @@ from gan_studio.train.restgan import new_model, train_gan
 from gan_studio.train.restgan_config import GanTrainConfig
 from gan_studio.train.text_data import build_data, render_builtin
 
+STAGE2_MODES = ("adversarial", "paired", "mixed")
 TRAIN_SEED = 0  # built-in catalog seed of the training items (benchmarks use other seeds)
 
 
@@ -33,6 +34,7 @@ def _configs(args: argparse.Namespace) -> tuple[GanTrainConfig, GanConfig]:
         items=args.items,
         seed=args.seed,
         stage2_mode=args.stage2_mode,
+        paired_share=getattr(args, "paired_share", None),
         aux_weight=args.aux_weight,
         aux_d_weight=args.aux_weight_d,
         layout_weight=args.layout_weight,
@@ -185,7 +187,8 @@ def model_card(manifest: dict) -> str:
   (G {cfg.get("lr_g")}, D {cfg.get("lr_d")}), EMA {cfg.get("ema")} of the generator weights (shipped). Stage II
   "paired": its input is the real image area-downsampled to {size1} px, with L1 reconstruction (weight
   {cfg.get("rec_weight")}) and discriminator feature matching (weight {cfg.get("fm_weight")}) beside the
-  adversarial terms; "adversarial": its input is the frozen stage I's drawing.
+  adversarial terms; "adversarial": its input is the frozen stage I's drawing; "mixed": a share
+  ({cfg.get("paired_share", 0.5)}) of each batch's rows as "paired" (L1 reconstruction only), the rest as "adversarial".
 
 ## Results
 
@@ -250,8 +253,10 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         raise ValueError("--init-state needs --init (the weights that run wrote) and no --fresh-stage2")
     if init_state is not None and not init_state.is_file():
         raise ValueError(f"--init-state {init_state} is not a file")
-    if cfg.stage2_mode not in ("paired", "adversarial"):
-        raise ValueError(f"--stage2-mode must be 'paired' or 'adversarial', not {cfg.stage2_mode!r}")
+    if cfg.stage2_mode not in STAGE2_MODES:
+        raise ValueError(f"--stage2-mode must be one of {', '.join(STAGE2_MODES)}, not {cfg.stage2_mode!r}")
+    if not 0.0 < cfg.paired_share < 1.0:
+        raise ValueError("--paired-share must be between 0 and 1 (exclusive)")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")

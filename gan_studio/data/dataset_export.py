@@ -49,6 +49,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,11 @@ def _clip_depth(depth: np.ndarray | None, scale: float) -> np.ndarray | None:
 
 def _render_chunk(model, generator, plan: ExportPlan, c: int, root: Path, labels: ExportLabels) -> list[dict]:
     """Render, label and write the candidates of chunk ``c``; returns their records."""
+    return _write_chunk(_label_chunk(model, generator, plan, c), plan.candidates, root, labels)
+
+
+def _label_chunk(model, generator, plan: ExportPlan, c: int) -> tuple:
+    """Render and label the candidates of chunk ``c`` (the torch work): (indices, seeds, titles, results)."""
     indices = plan.chunk(c)
     seeds = [latent_seed(plan.seed, k) for k in indices]
     with torch.no_grad():
@@ -123,11 +129,17 @@ def _render_chunk(model, generator, plan: ExportPlan, c: int, root: Path, labels
     else:
         titles = [""] * len(seeds)
     results = model.predict(generator, latents, batch_size=len(seeds))
+    return indices, seeds, titles, results
+
+
+def _write_chunk(labeled: tuple, candidates: int, root: Path, labels: ExportLabels) -> list[dict]:
+    """Write one labeled chunk's files (PNG, COCO polygons: numpy and PIL work); returns their records."""
+    indices, seeds, titles, results = labeled
     writer = labels.writer(root)
     records = []
     for k, s, title, r in zip(indices, seeds, titles, results, strict=True):
         item = CatalogItem(
-            id=item_id(k, plan.candidates),
+            id=item_id(k, candidates),
             title=title,
             image=r["image"],
             mask=r["mask"],
@@ -296,17 +308,41 @@ def export_dataset(
             resumed = done_items = sum(len(plan.chunk(c)) for c in done)
             if resumed and progress is not None:
                 progress(done_items / total, f"continuing: {done_items}/{total} items were already written")
-            for c in chunks:
-                if finished or c in done:
-                    continue
-                check_cancel(cancel)
-                records = _render_chunk(model, generator, plan, c, work, labels)
+            # Chunk c's files are written on a second thread while chunk c + 1 renders and labels (PNG encoding
+            # and COCO polygons are numpy/PIL work that overlaps torch's); a chunk enters the journal only after
+            # all its files are written, so an interruption at any point still resumes exactly.
+            pending: tuple[int, Future] | None = None
+
+            def record(c: int, future: Future) -> None:
+                nonlocal done_items
+                records = future.result()
                 atomic_write_text(_chunk_path(work, c), json.dumps(records))
                 done.add(c)
                 done_items += len(records)
                 _write_journal(work, identity, done, done_items)
                 if progress is not None:
                     progress(done_items / total, f"{done_items}/{total} items")
+
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-writer") as writer_thread:
+                try:
+                    for c in chunks:
+                        if finished or c in done:
+                            continue
+                        check_cancel(cancel)
+                        labeled = _label_chunk(model, generator, plan, c)
+                        if pending is not None:
+                            record(*pending)
+                            pending = None
+                        future = writer_thread.submit(_write_chunk, labeled, plan.candidates, work, labels)
+                        pending = (c, future)
+                    if pending is not None:
+                        record(*pending)
+                        pending = None
+                finally:
+                    if (
+                        pending is not None
+                    ):  # stopped while a chunk was being written: let it finish, unrecorded
+                        wait([pending[1]])
             if finished:  # an earlier run wrote everything but was stopped before the rename
                 manifest = read_export_json(work / MANIFEST_FILE)
                 kept = int(manifest["uncertainty"]["kept"])  # type: ignore[index]

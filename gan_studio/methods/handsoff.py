@@ -59,12 +59,11 @@ class HandsOffError(ValueError):
 
 
 def builtin_generator_path() -> Path:
-    """The generator the built-in HandsOff models (label generator, inversion encoder) were fitted on: the 64 px
-    ReStGAN shipped before the 128 px one, kept in ``resources/handsoff/generator/`` until they are refitted on the
-    new generator (their manifests pin its sha256)."""
-    from gan_studio.resources import resource_path
+    """The generator the built-in HandsOff models (label generator, inversion encoder) were fitted on: the shipped
+    128 px ReStGAN (``resources/restgan/``; their manifests pin its sha256)."""
+    from gan_studio.methods.restgan import default_model_path
 
-    return resource_path("handsoff", "generator", "restgan.safetensors")
+    return default_model_path("restgan")
 
 
 def builtin_handsoff_path() -> Path:

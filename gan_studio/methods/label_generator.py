@@ -18,8 +18,16 @@ trains, on the generator's own hypercolumns (:mod:`gan_studio.methods.hypercolum
   a second output that says whether a pixel has depth at all. Predicted depth is 0 where the segmentation says
   background (class 0) when the segmentation is trained, else where that second output says so.
 
+The heads read either each pixel's standardized hypercolumn alone (``head="pixel"``, the HandsOff reference's
+per-pixel MLPs, C -> 256 -> 128 -> out) or the ``width`` features of a small convolutional trunk over the block maps
+(``head="conv"``, the default: :class:`~gan_studio.methods.spatial_trunk.SpatialTrunk`, whose 3x3 convolutions give
+each pixel its neighbourhood and which never builds whole-image hypercolumns, so labeling a 128 px image costs a few
+hundred million multiply-adds instead of tens of billions). Ensemble, bootstrap and Jensen-Shannon uncertainty are
+the same for both: in the conv head the members share the trunk and each has its own per-pixel head.
+
 Training never holds the hypercolumns of all pixels of all images: each step samples ``pixels_per_image`` pixels
-of ``images_per_step`` images and computes only theirs. The training record says how many bytes that took.
+of ``images_per_step`` images and computes only theirs (the conv trunk also sees the half-size maps of those few
+images). The training record says how many bytes that took.
 """
 
 from __future__ import annotations
@@ -37,21 +45,33 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
-from gan_studio.methods.hypercolumns import FeatureNorm, HypercolumnSource, image_bands, tensor_bytes
+from gan_studio.methods.hypercolumns import (
+    FeatureNorm,
+    HypercolumnSource,
+    hypercolumns,
+    image_bands,
+    tensor_bytes,
+)
 from gan_studio.methods.label_heads import (
     PixelMLP,
     SegmentationEnsemble,
+    ensemble_vote,
+    folded_layers,
     gaussian_targets,
     js_uncertainty,
     majority_vote,
+    mlp_channels_first,
     pixels_near,
 )
+from gan_studio.methods.spatial_trunk import SpatialTrunk
 from gan_studio.models.checkpoint import CheckpointError, load_model, save_checkpoint
 from gan_studio.models.keypoints import decode_heatmaps
 from gan_studio.models.text_to_image import to_uint8
 from gan_studio.runtime.cancel import CancelToken
 
 TASKS: tuple[str, ...] = ("segmentation", "keypoints", "depth")
+HEADS: tuple[str, ...] = ("conv", "pixel")
+PREDICT_ROWS = 32 * 1024  # pixels labeled at once by the conv head's per-pixel layers (bounds their memory)
 ARCHITECTURE = "handsoff_label_generator"
 WEIGHTS_NAME = "label_generator.safetensors"
 
@@ -61,11 +81,19 @@ LossCallback = Callable[[int, dict[str, float]], None]
 
 @dataclass(frozen=True)
 class LabelGeneratorConfig:
-    """How to build and train a label generator. Ensemble size and widths are the HandsOff reference's."""
+    """How to build and train a label generator. Ensemble size is the HandsOff reference's; ``head="pixel"`` with
+    ``hidden=(256, 128)`` is its per-pixel MLP (the models shipped before the conv head)."""
 
     tasks: tuple[str, ...] = TASKS  # tasks to train (a task no image is labeled for is skipped)
     ensemble_size: int = 10  # segmentation members
-    hidden: tuple[int, ...] = (256, 128)  # hidden widths of every per-pixel MLP
+    head: str = "conv"  # "conv": spatial trunk + small per-pixel heads; "pixel": MLPs on raw hypercolumns
+    width: int = 32  # conv head: trunk channels per pixel
+    context: int = 2  # conv head: residual 3x3 convolutions at half the image size
+    hidden: tuple[int, ...] = (32,)  # hidden widths of every per-pixel head
+    # Segmentation loss weight of class k = (its share of labeled pixels) ** -class_balance, normalized so the
+    # average labeled pixel weighs 1: small parts (pocket, fly, cuff: ~1 % of the pixels each) are not drowned by
+    # the background. 0 = plain cross-entropy (every model fitted before this setting).
+    class_balance: float = 0.5
     steps: int = 1000  # optimizer steps
     images_per_step: int = 4
     pixels_per_image: int = 1024  # uniformly sampled pixels per image per step
@@ -92,6 +120,8 @@ class LabelGeneratorConfig:
             raise ValueError(
                 "ensemble_size and images_per_step must be >= 1, pixels_per_image >= 2, steps >= 0"
             )
+        if self.head not in HEADS or self.width < 1 or self.context < 0:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, width >= 1 and context >= 0")
         if len(self.class_names) < 2:
             raise ValueError("segmentation needs at least two classes (class 0 is the background)")
         if not self.keypoint_names or self.keypoint_sigma <= 0 or self.lr <= 0:
@@ -106,7 +136,8 @@ class LabelGeneratorConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown label generator settings: {', '.join(unknown)}")
-        data = {"extra_features": [], **data}  # models saved before extra features had none
+        # Models saved before extra features had none; before the conv head, every model was per-pixel.
+        data = {"extra_features": [], "head": "pixel", "class_balance": 0.0, **data}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
@@ -132,6 +163,12 @@ class LabelGenerator(nn.Module):
         self.register_buffer("norm_mean", torch.zeros(channels))
         self.register_buffer("norm_std", torch.ones(channels))
         self.register_buffer("depth_scale", torch.tensor([0.0, 1.0]))  # mean, std of labeled depths (m)
+        self.trunk = None
+        if config.head == "conv":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed + 2000)
+                self.trunk = SpatialTrunk(self.channels_per_block, config.width, config.context)
+            channels = config.width  # what the per-pixel heads read
         self.segmentation = (
             SegmentationEnsemble(
                 channels, config.hidden, len(config.class_names), config.ensemble_size, config.seed
@@ -214,11 +251,26 @@ class LabelGenerator(nn.Module):
                 f"channels at {self.image_size} px, not {list(channels_per_block)} at {image_size} px"
             )
 
+    def pixel_features(self, maps: Sequence[torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        """What the per-pixel heads read at ``pixels`` (B, P, 2) of a batch's block maps: (B * P, F), the
+        standardized hypercolumns (pixel head) or the trunk's features (conv head)."""
+        b, p = pixels.shape[:2]
+        if self.trunk is None:
+            columns = hypercolumns(maps, self.image_size, pixels)
+            return self.normalize(columns.reshape(b * p, -1))
+        return self.trunk(maps, self.image_size, self.norm_mean, self.norm_std, pixels).reshape(b * p, -1)
+
     @torch.no_grad()
     def label_pixels(self, columns: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Raw hypercolumns (n, C) -> per-pixel outputs: ``mask`` (n,) long, ``js`` (n,), ``heat`` (n, K) in
+        """Raw hypercolumns (n, C) -> per-pixel outputs (pixel head only); see :meth:`label_features`."""
+        if self.trunk is not None:
+            raise ValueError("a conv-head label generator labels block maps, not single hypercolumns")
+        return self.label_features(self.normalize(columns))
+
+    @torch.no_grad()
+    def label_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What the heads read (n, F) -> per-pixel outputs: ``mask`` (n,) long, ``js`` (n,), ``heat`` (n, K) in
         [0, 1], ``depth`` (n,) meters and ``has_depth`` (n,) bool, for the tasks this generator has."""
-        x = self.normalize(columns)
         out: dict[str, torch.Tensor] = {}
         if self.segmentation is not None:
             probs = self.segmentation(x).softmax(-1)
@@ -253,6 +305,9 @@ class LabelGenerator(nn.Module):
             images, maps = source.render(range(start, min(start + source.batch_size, len(source))))
             self.check_generator([f.shape[1] for f in maps], images.shape[-1])
             pictures = to_uint8(images)
+            if self.trunk is not None:
+                results += self._predict_conv(pictures, maps)
+                continue
             for j in range(len(images)):
                 parts: dict[str, list[torch.Tensor]] = {}
                 for _, columns in image_bands([f[j : j + 1] for f in maps], size):
@@ -260,6 +315,39 @@ class LabelGenerator(nn.Module):
                         parts.setdefault(key, []).append(value)
                 whole = {k: torch.cat(v).reshape(size, size, *v[0].shape[1:]).cpu() for k, v in parts.items()}
                 results.append(self._result(pictures[j], whole))
+        return results
+
+    def _predict_conv(self, pictures: np.ndarray, maps: Sequence[torch.Tensor]) -> list[dict]:
+        """Label a batch with the conv head, classes first (see :func:`mlp_channels_first`)."""
+        size, b = self.image_size, len(pictures)
+        features = self.trunk(maps, size, self.norm_mean, self.norm_std, channels_first=True)  # (b, F, S * S)
+        rows = features.permute(1, 0, 2).reshape(features.shape[1], -1)  # (F, b * S * S)
+        members = (
+            [folded_layers(m) for m in self.segmentation.members] if self.segmentation is not None else []
+        )
+        keypoints = folded_layers(self.keypoints) if self.keypoints is not None else None
+        depth = folded_layers(self.depth) if self.depth is not None else None
+        parts: dict[str, list[torch.Tensor]] = {}
+        for start in range(0, rows.shape[1], PREDICT_ROWS):
+            x = rows[:, start : start + PREDICT_ROWS]
+            if members:
+                mask, js = ensemble_vote(members, x)
+                parts.setdefault("mask", []).append(mask)
+                parts.setdefault("js", []).append(js)
+            if keypoints is not None:
+                parts.setdefault("heat", []).append(mlp_channels_first(keypoints, x).sigmoid())
+            if depth is not None:
+                raw = mlp_channels_first(depth, x)
+                parts.setdefault("depth", []).append(raw[0] * self.depth_scale[1] + self.depth_scale[0])
+                parts.setdefault("has_depth", []).append(raw[1] > 0)
+        whole = {k: torch.cat(v, dim=-1).cpu() for k, v in parts.items()}
+        results = []
+        for j in range(b):
+            one = {k: v[..., j * size * size : (j + 1) * size * size] for k, v in whole.items()}
+            one = {k: v.reshape(*v.shape[:-1], size, size) for k, v in one.items()}
+            if "heat" in one:  # (K, S, S) -> (S, S, K) as the pixel head gives it
+                one["heat"] = one["heat"].permute(1, 2, 0)
+            results.append(self._result(pictures[j], one))
         return results
 
     def _result(self, image: np.ndarray, whole: dict[str, torch.Tensor]) -> dict:
@@ -349,6 +437,16 @@ class _Trainer:
         self.rng = torch.Generator().manual_seed(model.config.seed)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=model.config.lr)
         self.member_weights = self._bootstrap(n_images)
+        self.class_weights = self._class_weights()
+
+    def _class_weights(self) -> torch.Tensor | None:
+        if not self.labels.masks or self.config.class_balance == 0:
+            return None
+        n_classes = len(self.config.class_names)
+        counts = sum(torch.bincount(m, minlength=n_classes) for m in self.labels.masks.values()).double()
+        share = counts / counts.sum()
+        weights = torch.where(counts > 0, share.clamp_min(1e-6) ** -self.config.class_balance, 0.0)
+        return (weights / (weights * share).sum()).float()  # the average labeled pixel weighs 1
 
     def _bootstrap(self, n_images: int) -> torch.Tensor:
         """(M, N) weight of each image in each segmentation member's loss: Poisson(1) counts, or ones."""
@@ -379,11 +477,11 @@ class _Trainer:
     def step(self, index: Sequence[int]) -> dict[str, float]:
         """One optimizer step on the sampled pixels of ``latents[index]``; returns the losses by task."""
         model = self.model
-        pixels = self.pixels(index)
-        _, columns = self.source.sample(index, pixels)
-        b, p, c = columns.shape
-        x = model.normalize(columns.reshape(b * p, c))
-        pixels = pixels.to(x.device)
+        pixels = self.pixels(index).to(self.source.device)
+        _, maps = self.source.render(index)
+        p = pixels.shape[1]
+        x = model.pixel_features(maps, pixels)
+        self.source.note_batch(maps, x)  # conv head: the trunk's features at the sampled pixels
         losses: dict[str, torch.Tensor] = {}
         for task, head, labeled, loss in (
             ("segmentation", model.segmentation, self.labels.masks, self._segmentation_loss),
@@ -411,6 +509,8 @@ class _Trainer:
         logits = self.model.segmentation(x)  # (M, n, K)
         members = len(logits)
         ce = F.cross_entropy(logits.permute(1, 2, 0), target[:, None].expand(-1, members), reduction="none")
+        if self.class_weights is not None:
+            ce = ce * self.class_weights.to(x.device)[target][:, None]
         image_of_row = torch.tensor(images).repeat_interleave(pixels.shape[1])
         weights = self.member_weights[:, image_of_row].T.to(x.device)  # (n, M)
         return ((ce * weights).sum(0) / weights.sum(0).clamp_min(1.0)).sum()

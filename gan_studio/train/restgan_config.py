@@ -48,7 +48,11 @@ class GanTrainConfig:
     # image area-downsampled to the stage-I size, with a reconstruction (L1) and a feature-matching term on top of
     # the adversarial ones. docs/benchmarks/stage2_ablation.md: at 150 steps on the same stage I, adversarial drew
     # with the lower FID (792 vs 905) and paired reconstructed real items better (31.3 vs 26.0 dB).
+    # "mixed": ``paired_share`` of each batch's rows as in "paired" (reconstruction, no feature matching), the rest as
+    # in "adversarial" — the real rows teach the 128 px detail that tells a type (denim stitching, cargo flap
+    # pockets), the drawn rows keep stage II fitted to what stage I actually draws.
     stage2_mode: str = "adversarial"
+    paired_share: float = 0.5
     rec_weight: float = 10.0
     fm_weight: float = 1.0
     # Wall-clock budget of each stage in seconds (0: none): the stage ends at the first logged step past it, so a

@@ -204,6 +204,11 @@ def train_step(
     scale = model.image_size // model.gan_config.stage1_size
     real = b.real if stage == 2 else F.avg_pool2d(b.real, scale)
     paired = stage == 2 and cfg.stage2_mode == "paired"
+    # "mixed": the first ``paired_share`` of the rows take the real image's downsample as input (reconstruction
+    # target: the real image), the rest the frozen stage I's drawing; every row is judged by the discriminator.
+    mixed = stage == 2 and cfg.stage2_mode == "mixed"
+    n_rows = b.real.shape[0]
+    from_real = torch.arange(n_rows, device=b.real.device) < round(cfg.paired_share * n_rows) if mixed else None
 
     def generate(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if stage == 1:
@@ -211,7 +216,13 @@ def train_step(
             return run["stage1"](b.z, c)[0], mu, logvar
         with torch.no_grad():  # stage I and the encoder are frozen: their averaged weights feed stage II
             c, mu, logvar = tr.ema_ca(h, b.eps)
-            image1 = F.avg_pool2d(b.real, scale) if paired else tr.ema_stage1(b.z, c)[0]
+            if paired:
+                image1 = F.avg_pool2d(b.real, scale)
+            else:
+                image1 = tr.ema_stage1(b.z, c)[0]
+                if from_real is not None:
+                    keep = from_real.view(-1, 1, 1, 1)
+                    image1 = torch.where(keep, F.avg_pool2d(b.real, scale).to(image1.dtype), image1)
         return run["stage2"](image1, c)[0], mu, logvar
 
     # Discriminator (and, in stage I, the text encoder).
@@ -277,6 +288,11 @@ def train_step(
                 _, acts_r = d.block_features(real)
             fm = sum((a - r).abs().mean() for a, r in zip(acts_f, acts_r, strict=True)) / len(acts_r)
             loss_g = loss_g + cfg.fm_weight * fm
+    elif from_real is not None:  # reconstruction on the rows whose input was the real image's downsample
+        w_rec = from_real.float()
+        gap_rec = (fake - real).abs().mean(dim=(1, 2, 3))
+        rec = dist.batch_mean((gap_rec * w_rec).sum(), w_rec.sum(), least=1.0)
+        loss_g = loss_g + cfg.rec_weight * rec
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()

@@ -377,22 +377,22 @@ def test_permission_denied_is_one_sentence(model, generator, tmp_path, monkeypat
 def test_a_full_disk_loses_nothing_and_the_export_continues(
     model, generator, baseline, tmp_path, monkeypatch
 ):
-    render = dataset_export._render_chunk
+    write = dataset_export._write_chunk  # runs on the writer thread while the next chunk renders
     calls = []
 
     def full_on_the_second_chunk(*args):
-        calls.append(args[3])
+        calls.append(args[0][0][0])  # the chunk's first candidate
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device", "images/gen_000004.png")
-        return render(*args)
+        return write(*args)
 
-    monkeypatch.setattr(dataset_export, "_render_chunk", full_on_the_second_chunk)
+    monkeypatch.setattr(dataset_export, "_write_chunk", full_on_the_second_chunk)
     out = tmp_path / "ds"
     with pytest.raises(ExportError, match=f"is full; free some space .* after the {BATCH} item") as info:
         _export(model, generator, out)
     assert "\n" not in str(info.value)
     journal = json.loads((tmp_path / ".ds.partial" / WORK_DIR / "journal.json").read_text())
     assert journal["chunks_done"] == [0]
-    monkeypatch.setattr(dataset_export, "_render_chunk", render)
+    monkeypatch.setattr(dataset_export, "_write_chunk", write)
     assert _export(model, generator, out).resumed == BATCH
     _assert_same_dataset(out, baseline)

@@ -164,6 +164,7 @@ def test_labels_that_the_features_determine_are_learned(toy):
     config = LabelGeneratorConfig(
         tasks=("segmentation", "depth"),
         ensemble_size=3,
+        head="pixel",
         hidden=(32, 16),
         steps=300,
         images_per_step=4,
@@ -198,6 +199,7 @@ def test_memory_held_does_not_grow_with_the_number_of_images(toy):
     config = LabelGeneratorConfig(
         tasks=("segmentation",),
         ensemble_size=2,
+        head="pixel",
         hidden=(8,),
         steps=3,
         images_per_step=2,
@@ -374,3 +376,114 @@ def test_bad_labels_and_settings_are_refused(protocol):
     with pytest.raises(ValueError, match="tasks"):
         LabelGeneratorConfig(tasks=("captions",))
     assert LabelGeneratorConfig.from_dict(TINY.to_dict()) == TINY
+
+
+# ---------------------------------------------------------------------------------------- conv head (spatial trunk)
+
+
+def test_trunk_features_at_sampled_pixels_equal_the_whole_image_features(toy):
+    from gan_studio.methods.spatial_trunk import SpatialTrunk
+
+    with torch.no_grad():
+        _, maps = toy.synthesize(toy.sample_latent(2, seed=3), features=True)
+    channels = [int(f.shape[1]) for f in maps]
+    trunk = SpatialTrunk(channels, width=6, context=2)
+    for p in trunk.parameters():  # non-zero biases too, so every term shows
+        nn.init.normal_(p, std=0.3)
+    mean, std = torch.randn(sum(channels)) * 0.1, torch.rand(sum(channels)) + 0.5
+    with torch.no_grad():
+        whole = trunk(maps, 32, mean, std)  # (2, 32 * 32, 6)
+        pixels = torch.randint(0, 32, (2, 50, 2))
+        sampled = trunk(maps, 32, mean, std, pixels)
+    flat = pixels[..., 1] * 32 + pixels[..., 0]
+    expected = torch.stack([whole[b, flat[b]] for b in range(2)])
+    assert sampled.shape == (2, 50, 6)
+    assert torch.allclose(sampled, expected, atol=1e-5)
+
+
+def test_the_conv_head_learns_labels_and_never_builds_whole_hypercolumns(toy):
+    train, held_out = toy.sample_latent(8, seed=0), toy.sample_latent(4, seed=1)
+    with torch.no_grad():
+        threshold = float(toy.synthesize(train)[:, 0].median())
+    config = LabelGeneratorConfig(
+        tasks=("segmentation", "depth"),
+        ensemble_size=3,
+        head="conv",
+        width=16,
+        hidden=(16,),
+        steps=150,
+        images_per_step=4,
+        pixels_per_image=256,
+        class_names=("background", "red"),
+    )
+    model = fit_label_generator(toy, train, _red_labels(toy, train, threshold), config)
+    assert model.trunk is not None and model.segmentation.members[0].net[0].in_features == 16
+    results = model.predict(toy, held_out)
+    truth = _red_labels(toy, held_out, threshold)
+    accuracy = np.mean([(r["mask"] == t["mask"]).mean() for r, t in zip(results, truth, strict=True)])
+    assert accuracy > 0.9, accuracy
+    assert all(r["uncertainty"] >= 0 and r["mask_uncertainty"].shape == (32, 32) for r in results)
+    # The most held at once is the statistics pass's sampled hypercolumns (4 images x 256 pixels x 41 channels),
+    # never those of whole images (4 x 32 x 32 x 41).
+    assert model.training_record["memory"]["peak_hypercolumn_bytes"] == 4 * 256 * 41 * 4
+
+
+def test_models_saved_before_the_conv_head_load_as_pixel_heads():
+    data = LabelGeneratorConfig(head="pixel", hidden=(8,)).to_dict()
+    del data["head"], data["width"], data["context"]
+    assert LabelGeneratorConfig.from_dict(data).head == "pixel"
+    with pytest.raises(ValueError, match="head"):
+        LabelGeneratorConfig(head="transformer")
+
+
+def test_channels_first_prediction_equals_the_modules():
+    from gan_studio.methods.label_heads import (
+        PixelMLP,
+        SegmentationEnsemble,
+        ensemble_vote,
+        mlp_channels_first,
+    )
+
+    ensemble = SegmentationEnsemble(6, (8, 5), 4, members=5, seed=1)
+    for module in ensemble.modules():  # running statistics as after training, not the identity
+        if isinstance(module, nn.BatchNorm1d):
+            module.running_mean.normal_()
+            module.running_var.uniform_(0.5, 2.0)
+            nn.init.normal_(module.weight)
+    ensemble.eval()
+    x = torch.randn(300, 6) * 3
+    with torch.no_grad():
+        probs = ensemble(x).softmax(-1)
+        mask, js = ensemble_vote(ensemble, x.T.contiguous())
+        mlp = PixelMLP(6, (7,), 3).eval()
+        assert torch.allclose(mlp_channels_first(mlp, x.T), mlp(x).T, atol=1e-5)
+    assert torch.equal(mask, majority_vote(probs))
+    assert torch.allclose(js, js_uncertainty(probs), atol=1e-5)
+
+
+def test_class_balance_weighs_rare_parts_up_and_keeps_the_average_pixel_at_one():
+    from types import SimpleNamespace
+
+    from gan_studio.methods.label_generator import _Labels, _Trainer
+
+    mask = torch.zeros(100, dtype=torch.long)
+    mask[:10] = 1  # a part on 10 % of the pixels, background on 90 %
+    model = LabelGenerator(
+        LabelGeneratorConfig(class_names=("background", "part", "unused"), ensemble_size=2, hidden=(4,)),
+        [3],
+        10,
+        ("segmentation",),
+    )
+    trainer = _Trainer(SimpleNamespace(size=10), _Labels({0: mask}, {}, {}), model, 1)
+    w = trainer.class_weights
+    assert w[2] == 0 and torch.isclose(0.9 * w[0] + 0.1 * w[1], torch.tensor(1.0))
+    assert torch.isclose(w[1] / w[0], torch.tensor(3.0))  # (0.1 / 0.9) ** -0.5
+    none = LabelGenerator(
+        LabelGeneratorConfig(
+            class_names=("background", "part"), class_balance=0.0, ensemble_size=2, hidden=(4,)
+        ),
+        [3],
+        10,
+        ("segmentation",),
+    )
+    assert _Trainer(SimpleNamespace(size=10), _Labels({0: mask}, {}, {}), none, 1).class_weights is None

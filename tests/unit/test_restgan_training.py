@@ -185,3 +185,42 @@ def test_layout_size_below_one_pixel_is_one_sentence(tmp_path, capsys):
 
     assert main(["train", "stackgan", "--tiny", "--layout-size", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--layout-size must be a whole number of pixels >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["adversarial", "mixed"])
+def test_mixed_stage2_reconstructs_the_real_rows_only(data, mode):
+    """Mixed stage II: the first half of the rows start from the real image's downsample and are pulled to it."""
+    import torch.nn.functional as F
+
+    from gan_studio.train.restgan_step import build_trainer, train_step
+
+    d, vocab, table = data
+    gan = GanConfig.tiny()
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(GanTrainConfig.tiny("restgan"), stage2_mode=mode, channels_last=False)
+    tr = build_trainer(new_model(cfg, gan, vocab, table), cfg)
+    b = sample_batch(d, cfg, gan, step=0, stage=2)
+    inputs: list[torch.Tensor] = []
+    parts = tr.parallel()
+    parts["stage2"] = _Spy(parts["stage2"], inputs)  # sees stage II's input of each pass
+    out = train_step(tr, b, cfg, stage=2, step=0)
+    assert torch.isfinite(out["loss_g"])
+    if mode == "adversarial":
+        assert float(out["rec"]) == 0.0
+    else:
+        assert float(out["rec"]) > 0.0
+    assert inputs
+    half = len(b.real) // 2
+    real_small = F.avg_pool2d(b.real, b.real.shape[-1] // inputs[0].shape[-1])
+    assert torch.allclose(inputs[0][:half], real_small[:half]) == (mode == "mixed")
+    assert not torch.allclose(inputs[0][half:], real_small[half:])  # the other rows: stage I's drawings
+
+
+class _Spy(torch.nn.Module):
+    def __init__(self, inner, seen):
+        super().__init__()
+        self.inner, self.seen = inner, seen
+
+    def forward(self, image1, c):
+        self.seen.append(image1.detach())
+        return self.inner(image1, c)

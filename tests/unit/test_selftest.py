@@ -32,7 +32,7 @@ def _run(steps: list[str]) -> tuple[int, str, str]:
 
 
 def test_shipped_resources_pass_the_hash_check():
-    assert "6 weight files" in check_resources()  # the 64 px ReStGAN stays for HandsOff
+    assert "5 weight files" in check_resources()  # HandsOff now runs on the shipped 128 px ReStGAN
 
 
 def test_a_tampered_weight_file_fails_with_one_line_naming_the_step_and_file(resource_copy):
