@@ -46,6 +46,15 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--random-seed", type=int, default=0, help="seed of the random direction / PCA samples")
     p.add_argument("--plain", action="store_true", help="reds without drift correction and progress term")
     p.add_argument("--jacobian", choices=("auto", "forward", "finite"), default="auto")
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="reds: recompute the full Jacobian at every waypoint (slower; default: refresh it every "
+        "--refresh-every waypoints and carry it by secant updates in between)",
+    )
+    p.add_argument(
+        "--refresh-every", type=int, default=4, help="reds fast path: full Jacobian every N waypoints (1..64)"
+    )
     p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN .safetensors checkpoint")
     p.add_argument("--scale", type=int, default=1, help="upscale written frames by this integer factor")
     p.add_argument("--out", required=True, help="folder for frame_000.png … and metrics.json")
@@ -79,6 +88,8 @@ def traverse_command(args: argparse.Namespace) -> int:
         jacobian=args.jacobian,
         correct=not args.plain,
         progress_weight=0.0 if args.plain else TraversalSettings.progress_weight,
+        exact=bool(args.exact),
+        refresh_every=args.refresh_every,
     ).check()
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():

@@ -71,6 +71,17 @@ def test_traverse_writes_frames_and_metrics(model, tmp_path, capsys):
         assert set(p["fixed"]) == {FIX} and set(p["varied"]) == {VARY}
         assert p["varied"][VARY] > 0
     assert not (out / ".metrics.json.tmp").exists()
+    assert info["settings"]["exact"] is False and info["settings"]["refresh_every"] == 4  # the fast path
+
+
+def test_traverse_exact_recomputes_the_jacobian_and_walks_the_same_first_step(model, tmp_path, capsys):
+    fast, exact = tmp_path / "fast", tmp_path / "exact"
+    assert main(_argv(model, fast, "--refresh-every", "2")) == 0
+    assert main(_argv(model, exact, "--exact")) == 0
+    f, e = (json.loads((p / "metrics.json").read_text()) for p in (fast, exact))
+    assert e["settings"]["exact"] is True and f["settings"]["refresh_every"] == 2
+    # Both start from the full Jacobian at the start: the first waypoint is the same.
+    assert f["waypoints"][1]["varied"][VARY] == pytest.approx(e["waypoints"][1]["varied"][VARY], rel=1e-3)
 
 
 def test_traverse_both_ways_and_a_baseline(model, tmp_path, capsys):
@@ -92,6 +103,7 @@ def test_traverse_both_ways_and_a_baseline(model, tmp_path, capsys):
     [
         (("--steps", "1000"), "too many"),
         (("--step-size", "0"), "step size must be a positive"),
+        (("--refresh-every", "0"), "refresh the Jacobian every 1..64"),
         (("--fix", "box:0,0,1,1", "--vary", "low:2"), "covers the whole image"),
         (("--fix", "wedge"), "unknown feature"),
         (("--vary", "attr:sleeve"), "is not an attribute the classifier knows"),
