@@ -48,7 +48,7 @@ def test_shared_tangents_equal_the_per_tangent_forward_mode(gen, chunk):
     assert mode == "forward" and tangents.shape == (7, 3, 16, 16) and image.shape == (1, 3, 16, 16)
     torch.testing.assert_close(image, ref_image)
     torch.testing.assert_close(tangents, ref, atol=1e-6, rtol=1e-5)
-    one_image, one, _ = shared_tangents(gen.synthesize, latent, dirs[:1])
+    _, one, _ = shared_tangents(gen.synthesize, latent, dirs[:1])
     torch.testing.assert_close(one, ref[:1], atol=1e-6, rtol=1e-5)
 
 
