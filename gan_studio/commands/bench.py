@@ -11,7 +11,7 @@ import importlib.util
 import os
 import sys
 
-from gan_studio.commands import bench_gui_stalls
+from gan_studio.commands import bench_gui_stalls, bench_interactive
 
 RESTGAN_HELD_OUT_SEED = 1001  # gan_studio.metrics.bench_restgan.HELD_OUT_SEED
 STAGE2_HELD_OUT_SEED = 1001  # gan_studio.metrics.bench_stage2.HELD_OUT_SEED
@@ -78,6 +78,12 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
             "event-loop stalls of the real workspaces (offscreen) while jobs run",
             bench_gui_stalls.add_arguments,
             bench_gui_stalls.bench_gui_stalls_command,
+        ),
+        (
+            "interactive",
+            "word to pixels in Generate; REDS Run to last frame and scrubbing in Explore (real widgets)",
+            bench_interactive.add_arguments,
+            bench_interactive.bench_interactive_command,
         ),
     )
     for name, help_text, arguments, run in benchmarks:

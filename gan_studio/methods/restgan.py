@@ -118,6 +118,11 @@ class TitleGenerator:
         self.name = name or model.architecture
         self.condition_noise = DEFAULT_CONDITION_NOISE if condition_noise is None else float(condition_noise)
         self.device = next(model.parameters()).device
+        if self.device.type == "cpu":
+            # oneDNN's convolutions run in NHWC without the layout copies around every upsample and skip:
+            # one 128 px image 14.3 vs 17.7 ms, a REDS fast waypoint 0.42 vs 0.60 s at one thread (measured on
+            # the shipped weights). Checkpoints are still written contiguous (save_checkpoint).
+            self.model.to(memory_format=torch.channels_last)
 
     @classmethod
     def load(

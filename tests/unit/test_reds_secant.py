@@ -75,7 +75,10 @@ def test_a_secant_update_is_exact_along_the_step_and_close_to_the_new_jacobian(g
     latent = gen.sample_latent(1, 6)
     tracker = SecantJacobians(gen, fixed, vary, 8, refresh_every=100, refresh_error=1e9)
     tracker.refresh(latent)
-    before_fixed, before_vary = [j.clone() for j in tracker.fixed_jvps], [j.clone() for j in tracker.vary_jvps]
+    before_fixed, before_vary = (
+        [j.clone() for j in tracker.fixed_jvps],
+        [j.clone() for j in tracker.vary_jvps],
+    )
     move = 0.05 * np.random.default_rng(0).standard_normal(8)
     new = latent.clone()
     new[0] += torch.from_numpy(move).to(new)
@@ -94,7 +97,9 @@ def test_a_secant_update_is_exact_along_the_step_and_close_to_the_new_jacobian(g
     # Closer to the exact Jacobian at the new latent than the old one was, in the step's direction.
     exact_fixed, exact_vary = _exact(gen, new, features)
     for carried, old, exact in zip(
-        (*tracker.fixed_jvps, *tracker.vary_jvps), (*before_fixed, *before_vary), (*exact_fixed, *exact_vary),
+        (*tracker.fixed_jvps, *tracker.vary_jvps),
+        (*before_fixed, *before_vary),
+        (*exact_fixed, *exact_vary),
         strict=True,
     ):
         assert float((s @ (carried - exact)).norm()) <= float((s @ (old - exact)).norm()) + 1e-6
