@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import statistics
 import time
@@ -83,7 +84,7 @@ def _phase_generate(generator, titles: list[str]) -> dict:
 
 
 def _cell(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None or v != v else f"{v:.{digits}f}"
+    return "—" if v is None or math.isnan(v) else f"{v:.{digits}f}"
 
 
 def _verdict(value: float, goal: float) -> str:
@@ -155,8 +156,10 @@ def _markdown(data: dict) -> str:
                 "(8 in 3 s)."
             ),
             "",
-            "| Jacobian | Run → first frame ms (median) | Run → last frame ms (median) | per waypoint ms | "
-            "all Runs → last ms | longest stall ms | scrub frames/s | scrub ms/frame (median) | goal |",
+            (
+                "| Jacobian | Run → first frame ms (median) | Run → last frame ms (median) | per waypoint ms | "
+                "all Runs → last ms | longest stall ms | scrub frames/s | scrub ms/frame (median) | goal |"
+            ),
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for mode in data["modes"]:
@@ -198,8 +201,8 @@ def bench_interactive_command(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import title_of
-    from gan_studio.metrics.report import write_report
     from gan_studio.methods.restgan import TitleGenerator
+    from gan_studio.metrics.report import write_report
 
     out = Path(args.out)
     t0 = time.perf_counter()

@@ -208,7 +208,9 @@ def train_step(
     # target: the real image), the rest the frozen stage I's drawing; every row is judged by the discriminator.
     mixed = stage == 2 and cfg.stage2_mode == "mixed"
     n_rows = b.real.shape[0]
-    from_real = torch.arange(n_rows, device=b.real.device) < round(cfg.paired_share * n_rows) if mixed else None
+    from_real = (
+        torch.arange(n_rows, device=b.real.device) < round(cfg.paired_share * n_rows) if mixed else None
+    )
 
     def generate(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if stage == 1:
