@@ -277,6 +277,13 @@ def _handsoff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--labels", type=_int_list, default=[16, 50], help="labeled item counts, e.g. 16,50")
     p.add_argument("--seeds", type=int, default=3, help="benchmark seeds 0..N-1 (each its own labeled set)")
     p.add_argument(
+        "--measure-only",
+        default=None,
+        metavar="A:B",
+        help="measure seeds A..B-1 into --results and stop (no report): run seeds in parallel processes, each "
+        "with its own --results, then concatenate the files and run once more without it to report",
+    )
+    p.add_argument(
         "--test-items", type=int, default=500, help=f"held-out real items (catalog seed {HANDSOFF_TEST_SEED})"
     )
     p.add_argument("--synthetic", type=int, default=2000, help="generated items per HandsOff dataset")

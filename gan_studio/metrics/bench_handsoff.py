@@ -411,6 +411,12 @@ def bench_handsoff_command(args) -> int:
         raise ValueError("--labels must be at most 100 (each seed's labeled items are 100 apart)")
     if not 0 <= args.drop < 1:
         raise ValueError("--drop must be in [0, 1)")
+    seed_range = range(args.seeds)
+    if getattr(args, "measure_only", None):
+        a, sep, b = args.measure_only.partition(":")
+        if not (sep and a.isdigit() and b.isdigit() and int(a) < int(b) <= args.seeds):
+            raise ValueError(f"--measure-only takes A:B with A < B <= --seeds, not {args.measure_only!r}")
+        seed_range = range(int(a), int(b))
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -455,7 +461,7 @@ def bench_handsoff_command(args) -> int:
     log(f"one training step: {json.dumps(step_seconds)}")
     with results.open("a") as f:
         for n in args.labels:
-            for seed in range(args.seeds):
+            for seed in seed_range:
                 items = labeled_items(seed, n, shared.size)
                 for method in ("real", "transfer", "handsoff"):
                     if (n, seed, method) in done:
@@ -478,6 +484,10 @@ def bench_handsoff_command(args) -> int:
                         f"RMSE {100 * sc['depth_rmse']:.2f} cm ({r['training']['seconds']:.0f} s training)"
                     )
 
+    if getattr(args, "measure_only", None):
+        print(f"measured seeds {seed_range.start}..{seed_range.stop - 1} into {results}; a run without "
+              "--measure-only reading all results reports")  # fmt: skip
+        return 0
     summary = summarize(done, args.labels, args.seeds)
     data = {
         "command": "gan-studio " + " ".join(getattr(args, "argv", [])),

@@ -38,6 +38,26 @@ def test_bench_handsoff_end_to_end_and_resume(tmp_path, capsys):
     assert len((out / "handsoff_runs.jsonl").read_text().splitlines()) == 3
 
 
+def test_bench_handsoff_split_over_processes_then_reported(tmp_path, capsys):
+    out = tmp_path / "bench"
+    base = [
+        "bench", "handsoff", "--labels", "2", "--seeds", "2", "--test-items", "4", "--synthetic", "4",
+        "--steps", "2", "--fit-steps", "2", "--refine-steps", "2", "--threads", "1", "--quiet", "--out", str(out),
+    ]  # fmt: skip
+    for part in ("0:1", "1:2"):
+        assert main([*base, "--measure-only", part, "--results", str(tmp_path / f"r{part[0]}.jsonl")]) == 0
+        assert not (out / "handsoff.json").exists()
+        assert len((tmp_path / f"r{part[0]}.jsonl").read_text().splitlines()) == 3
+    merged = tmp_path / "all.jsonl"
+    merged.write_text((tmp_path / "r0.jsonl").read_text() + (tmp_path / "r1.jsonl").read_text())
+    assert main([*base, "--results", str(merged)]) == 0
+    data = json.loads((out / "handsoff.json").read_text())
+    assert data["runs_read_back"] == 6 and len(merged.read_text().splitlines()) == 6  # nothing measured again
+    assert data["summary"]["2"]["methods"]["handsoff"]["seeds"] == 2
+    assert main([*base, "--measure-only", "1:3"]) == 2
+    assert "--measure-only takes A:B" in capsys.readouterr().err
+
+
 def test_bench_handsoff_rejects_bad_settings(tmp_path, capsys):
     assert main(["bench", "handsoff", "--labels", "2", "--steps", "0", "--out", str(tmp_path)]) == 2
     assert "--steps" in capsys.readouterr().err
