@@ -64,7 +64,7 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         "--keypoint-sigma",
         type=float,
         default=None,
-        help="pixels, of the keypoint heatmap targets (default 2)",
+        help="pixels, of the keypoint heatmap targets (default 4)",
     )
     f.add_argument(
         "--class-balance",
