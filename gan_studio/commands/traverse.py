@@ -53,7 +53,10 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
         "--refresh-every waypoints and carry it by secant updates in between)",
     )
     p.add_argument(
-        "--refresh-every", type=int, default=4, help="reds fast path: full Jacobian every N waypoints (1..64)"
+        "--refresh-every",
+        type=int,
+        default=None,
+        help="reds fast path: full Jacobian every N waypoints (1..64; default 3)",
     )
     p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN .safetensors checkpoint")
     p.add_argument("--scale", type=int, default=1, help="upscale written frames by this integer factor")
@@ -89,7 +92,7 @@ def traverse_command(args: argparse.Namespace) -> int:
         correct=not args.plain,
         progress_weight=0.0 if args.plain else TraversalSettings.progress_weight,
         exact=bool(args.exact),
-        refresh_every=args.refresh_every,
+        refresh_every=TraversalSettings.refresh_every if args.refresh_every is None else args.refresh_every,
     ).check()
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():

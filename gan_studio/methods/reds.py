@@ -82,7 +82,7 @@ class TraversalSettings:
     correct: bool = True
     progress_weight: float = 1.0
     exact: bool = False
-    refresh_every: int = 4
+    refresh_every: int = 3
     refresh_error: float = 1.0
 
     def check(self) -> TraversalSettings:

@@ -284,7 +284,8 @@ def _fast_lines(data: dict) -> list[str]:
         "## Fast path (app default) against the exact path, same starts",
         "",
         (
-            "`reds-fast` refreshes the Jacobian every 4 waypoints (the primal computed once) and carries it by "
+            f"`reds-fast` refreshes the Jacobian every {TraversalSettings.refresh_every} waypoints (the primal "
+            "computed once) and carries it by "
             "secant (Broyden) updates from the derivative along each step in between; `reds` recomputes it at "
             "every waypoint. Drift: mean fixed drift at the largest varied change both reach (ratio of means; "
             f"target ≤ {FAST_TARGET_DRIFT:.2f}). Time: mean seconds per path / waypoints, as measured in the runs "

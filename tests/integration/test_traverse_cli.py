@@ -71,7 +71,7 @@ def test_traverse_writes_frames_and_metrics(model, tmp_path, capsys):
         assert set(p["fixed"]) == {FIX} and set(p["varied"]) == {VARY}
         assert p["varied"][VARY] > 0
     assert not (out / ".metrics.json.tmp").exists()
-    assert info["settings"]["exact"] is False and info["settings"]["refresh_every"] == 4  # the fast path
+    assert info["settings"]["exact"] is False and info["settings"]["refresh_every"] == 3  # the fast path
 
 
 def test_traverse_exact_recomputes_the_jacobian_and_walks_the_same_first_step(model, tmp_path, capsys):
