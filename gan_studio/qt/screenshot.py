@@ -122,10 +122,17 @@ def explore_screenshot(path: str | Path, title: str, *, seed: int = 7, steps: in
 
 
 def dataset_screenshot(
-    path: str | Path, *, encoder: str | None = None, count: int = 6, steps: int = 150, refine_steps: int = 20
+    path: str | Path,
+    *,
+    encoder: str | None = None,
+    count: int = 6,
+    steps: int = 150,
+    refine_steps: int = 20,
+    fit: bool = False,
 ) -> Path:
     """The main window on the Dataset workspace: ``count`` built-in catalog items imported and inverted with
-    ``encoder`` (a checkpoint; default the shipped one), a small label generator fitted, its samples shown."""
+    ``encoder`` (a checkpoint; default the shipped one), then the built-in label generator loaded (or, with
+    ``fit``, a small one fitted on the imported items, ``steps`` steps of 4 members), its samples shown."""
     from dataclasses import replace
 
     from PySide6.QtCore import QTimer
@@ -139,11 +146,13 @@ def dataset_screenshot(
         tempfile.TemporaryDirectory() as tmp,
         _fresh_window(64, dataset_options={"encoder": encoder, "config": config}) as (window, loop),
     ):
-        labels = write_catalog(iter_items(0, 0, count, 64), Path(tmp) / "labels")
+        labels = write_catalog(iter_items(0, 0, count, 128), Path(tmp) / "labels")
         ws = window.dataset
         ws.refine_spin.setValue(refine_steps)
-        ws.inversionFinished.connect(lambda state: ws.fit() if state == "done" else loop.quit())
+        next_step = ws.fit if fit else ws.use_builtin
+        ws.inversionFinished.connect(lambda state: next_step() if state == "done" else loop.quit())
         ws.fitFinished.connect(lambda state: state != "done" and loop.quit())
+        ws.problem.connect(lambda _sentence: loop.quit())
 
         def shown(_n: int) -> None:
             ws.grid.setCurrentRow(1)
@@ -187,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) >= 3 and args[1] == "--explore":  # PATH --explore TITLE
         print(explore_screenshot(args[0], args[2]))
         return 0
-    if len(args) >= 2 and args[1] == "--dataset":  # PATH --dataset [ENCODER]
-        print(dataset_screenshot(args[0], encoder=args[2] if len(args) > 2 else None))
+    if len(args) >= 2 and args[1] == "--dataset":  # PATH --dataset [--fit] [ENCODER]
+        fit = "--fit" in args[2:]
+        rest = [a for a in args[2:] if a != "--fit"]
+        print(dataset_screenshot(args[0], encoder=rest[0] if rest else None, fit=fit))
         return 0
     if len(args) >= 2 and args[1] == "--train":  # PATH --train
         print(train_screenshot(args[0]))
