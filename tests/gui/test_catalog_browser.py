@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from gan_studio.qt.catalog_browser import INDEX_ROLE
@@ -161,7 +161,7 @@ def test_dropping_a_folder_opens_it(qtbot, window, tmp_path) -> None:
     folder = _write_folder(tmp_path / "dropped", n=3)
     mime = _urls_mime(folder)
     enter = QDragEnterEvent(
-        QPointF(50, 50),
+        QPoint(50, 50),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
@@ -187,7 +187,7 @@ def test_dropping_a_file_is_refused_with_a_message(qtbot, window, tmp_path) -> N
     file.write_bytes(b"not really")
     mime = _urls_mime(file)
     enter = QDragEnterEvent(
-        QPointF(5, 5),
+        QPoint(5, 5),
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
