@@ -8,9 +8,10 @@ a setting existed is read back with the value it was trained with (:meth:`LabelG
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
+from gan_studio.models.checkpoint import config_from_dict
 
 TASKS: tuple[str, ...] = ("segmentation", "keypoints", "depth")
 HEADS: tuple[str, ...] = ("conv", "pixel")
@@ -69,10 +70,7 @@ class LabelGeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> LabelGeneratorConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown label generator settings: {', '.join(unknown)}")
         # Models saved before extra features had none; before the conv head, every model was per-pixel.
         data = {"extra_features": [], "head": "pixel", "class_balance": 0.0, **data}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return config_from_dict(cls, data, "unknown label generator settings:")
