@@ -14,86 +14,37 @@ LENGTHS: tuple[str, ...] = ("full", "ankle", "capri", "knee", "short")
 FITS: tuple[str, ...] = ("skinny", "slim", "straight", "wide", "bootcut")
 DETAILS: tuple[str, ...] = ("ripped", "cuffed", "pleated", "high-rise", "petite", "stretch", "drawstring")
 
-# Color words grouped by what they look like. The renderer samples a shade in CIE LAB around the word's own
-# center; the color table is *measured* from rendered items and clustered, and these groups are only the
-# expectation that the tests check the clustering against.
-COLOR_LAB: dict[str, tuple[float, float, float]] = {
-    # black
-    "black": (14.0, 0.0, 0.0),
-    "jet": (13.0, 0.5, -1.0),
-    "onyx": (15.0, -0.5, 0.5),
-    # white
-    "white": (95.0, 0.0, 1.0),
-    "ivory": (94.0, 0.0, 5.0),
-    "snow": (96.0, 0.0, -1.0),
-    # gray
-    "gray": (58.0, 0.0, -1.0),
-    "grey": (58.0, 0.0, -1.0),
-    "heather": (62.0, 1.0, 0.0),
-    "slate": (54.0, -1.0, -4.0),
-    # navy
-    "navy": (22.0, 6.0, -30.0),
-    "midnight": (19.0, 5.0, -26.0),
-    "indigo": (25.0, 8.0, -32.0),
-    # blue
-    "blue": (45.0, 12.0, -55.0),
-    "cobalt": (42.0, 14.0, -58.0),
-    "royal": (44.0, 16.0, -57.0),
-    # light blue
-    "sky": (76.0, -6.0, -24.0),
-    "powder": (79.0, -5.0, -19.0),
-    # red
-    "red": (48.0, 66.0, 46.0),
-    "scarlet": (50.0, 64.0, 50.0),
-    "crimson": (45.0, 65.0, 36.0),
-    # burgundy
-    "burgundy": (26.0, 34.0, 9.0),
-    "maroon": (24.0, 33.0, 12.0),
-    "wine": (27.0, 36.0, 6.0),
-    # pink
-    "pink": (77.0, 27.0, 0.0),
-    "blush": (80.0, 22.0, 4.0),
-    "rose": (73.0, 31.0, 3.0),
-    # green
-    "green": (50.0, -48.0, 28.0),
-    "emerald": (48.0, -50.0, 20.0),
-    "kelly": (53.0, -50.0, 32.0),
-    # olive
-    "olive": (42.0, -9.0, 32.0),
-    "army": (40.0, -7.0, 28.0),
-    "moss": (45.0, -12.0, 34.0),
-    # khaki / beige
-    "khaki": (70.0, 2.0, 24.0),
-    "beige": (74.0, 3.0, 19.0),
-    "tan": (67.0, 7.0, 26.0),
-    "sand": (72.0, 3.0, 21.0),
-    # brown
-    "brown": (33.0, 16.0, 26.0),
-    "chocolate": (30.0, 17.0, 22.0),
-    "mocha": (36.0, 13.0, 22.0),
-    # yellow
-    "yellow": (86.0, -4.0, 74.0),
-    "lemon": (88.0, -8.0, 70.0),
-    "canary": (85.0, -2.0, 78.0),
+# Color words grouped by what they look like, each with its center in CIE LAB. The renderer samples a shade around
+# the word's own center; the color table is *measured* from rendered items and clustered, and the groups are only
+# the expectation (what a person would call "the same color") that the tests and docs check the clustering against.
+_COLORS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "black": {"black": (14.0, 0.0, 0.0), "jet": (13.0, 0.5, -1.0), "onyx": (15.0, -0.5, 0.5)},
+    "white": {"white": (95.0, 0.0, 1.0), "ivory": (94.0, 0.0, 5.0), "snow": (96.0, 0.0, -1.0)},
+    "gray": {
+        "gray": (58.0, 0.0, -1.0),
+        "grey": (58.0, 0.0, -1.0),
+        "heather": (62.0, 1.0, 0.0),
+        "slate": (54.0, -1.0, -4.0),
+    },
+    "navy": {"navy": (22.0, 6.0, -30.0), "midnight": (19.0, 5.0, -26.0), "indigo": (25.0, 8.0, -32.0)},
+    "blue": {"blue": (45.0, 12.0, -55.0), "cobalt": (42.0, 14.0, -58.0), "royal": (44.0, 16.0, -57.0)},
+    "light blue": {"sky": (76.0, -6.0, -24.0), "powder": (79.0, -5.0, -19.0)},
+    "red": {"red": (48.0, 66.0, 46.0), "scarlet": (50.0, 64.0, 50.0), "crimson": (45.0, 65.0, 36.0)},
+    "burgundy": {"burgundy": (26.0, 34.0, 9.0), "maroon": (24.0, 33.0, 12.0), "wine": (27.0, 36.0, 6.0)},
+    "pink": {"pink": (77.0, 27.0, 0.0), "blush": (80.0, 22.0, 4.0), "rose": (73.0, 31.0, 3.0)},
+    "green": {"green": (50.0, -48.0, 28.0), "emerald": (48.0, -50.0, 20.0), "kelly": (53.0, -50.0, 32.0)},
+    "olive": {"olive": (42.0, -9.0, 32.0), "army": (40.0, -7.0, 28.0), "moss": (45.0, -12.0, 34.0)},
+    "khaki": {
+        "khaki": (70.0, 2.0, 24.0),
+        "beige": (74.0, 3.0, 19.0),
+        "tan": (67.0, 7.0, 26.0),
+        "sand": (72.0, 3.0, 21.0),
+    },
+    "brown": {"brown": (33.0, 16.0, 26.0), "chocolate": (30.0, 17.0, 22.0), "mocha": (36.0, 13.0, 22.0)},
+    "yellow": {"yellow": (86.0, -4.0, 74.0), "lemon": (88.0, -8.0, 70.0), "canary": (85.0, -2.0, 78.0)},
 }
-
-# The expected perceptual groups (what a person would call "the same color"); used by tests and docs only.
-COLOR_GROUPS: dict[str, tuple[str, ...]] = {
-    "black": ("black", "jet", "onyx"),
-    "white": ("white", "ivory", "snow"),
-    "gray": ("gray", "grey", "heather", "slate"),
-    "navy": ("navy", "midnight", "indigo"),
-    "blue": ("blue", "cobalt", "royal"),
-    "light blue": ("sky", "powder"),
-    "red": ("red", "scarlet", "crimson"),
-    "burgundy": ("burgundy", "maroon", "wine"),
-    "pink": ("pink", "blush", "rose"),
-    "green": ("green", "emerald", "kelly"),
-    "olive": ("olive", "army", "moss"),
-    "khaki": ("khaki", "beige", "tan", "sand"),
-    "brown": ("brown", "chocolate", "mocha"),
-    "yellow": ("yellow", "lemon", "canary"),
-}
+COLOR_LAB: dict[str, tuple[float, float, float]] = {w: lab for g in _COLORS.values() for w, lab in g.items()}
+COLOR_GROUPS: dict[str, tuple[str, ...]] = {name: tuple(g) for name, g in _COLORS.items()}
 COLOR_WORDS: tuple[str, ...] = tuple(COLOR_LAB)
 
 # Which lengths and fits each garment type comes in. Combinations are restricted to those a person can tell

@@ -9,6 +9,7 @@ without ever being unpickled: this module never calls ``torch.load`` or ``pickle
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -34,6 +35,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the JSON header
 
 M = TypeVar("M", bound=nn.Module)
+C = TypeVar("C")
 
 
 class CheckpointError(ValueError):
@@ -313,6 +315,15 @@ def load_trained_model(
     model, manifest = load_model(p, architecture, build, device=device)
     model.manifest = manifest
     return model  # type: ignore[return-value]  # what ``build`` built
+
+
+def config_from_dict(cls: type[C], data: Mapping[str, Any], unknown_message: str) -> C:
+    """``cls(**data)`` for a config dataclass read back from a manifest. Keys that ``cls`` has no field for raise
+    ``ValueError`` with ``unknown_message`` followed by those keys, sorted (one sentence, not a TypeError)."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"{unknown_message} {', '.join(unknown)}")
+    return cls(**data)
 
 
 def _few(keys: list[str], n: int = 3) -> str:

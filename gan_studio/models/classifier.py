@@ -8,7 +8,7 @@ predictions score generated images. It is an evaluation network only: never a tr
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, FITS, GENDERS, LENGTHS, TYPES, Attributes
-from gan_studio.models.checkpoint import load_trained_model
+from gan_studio.models.checkpoint import config_from_dict, load_trained_model
 from gan_studio.resources import resource_path
 
 ARCHITECTURE = "attribute-classifier"
@@ -44,11 +44,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ClassifierConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown classifier config keys {', '.join(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "unknown classifier config keys")
 
     def to_dict(self) -> dict:
         return asdict(self)

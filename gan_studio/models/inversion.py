@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan_studio.models.checkpoint import load_trained_model, save_checkpoint
+from gan_studio.models.checkpoint import config_from_dict, load_trained_model, save_checkpoint
 from gan_studio.resources import resource_path
 
 ARCHITECTURE = "inversion-encoder"
@@ -50,11 +50,7 @@ class InversionConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> InversionConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown inversion config keys {', '.join(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "unknown inversion config keys")
 
     def to_dict(self) -> dict:
         return asdict(self)

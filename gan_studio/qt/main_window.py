@@ -242,8 +242,6 @@ class MainWindow(DropTarget, QMainWindow):
         b.progress.connect(self._on_job_progress)
         b.finished.connect(self._on_job_finished)
         c = self.catalog
-        c.message.connect(self.log)
-        c.warning.connect(self._log_warning)
         c.openFolderRequested.connect(self.open_folder_dialog)
         c.errorOccurred.connect(self.report_error)
         c.colorFilterChanged.connect(lambda i: self.palette_widget.set_selected(None if i < 0 else i))
@@ -252,24 +250,19 @@ class MainWindow(DropTarget, QMainWindow):
             lambda: self.current_workspace() != "generate" and self.catalog.set_color_cluster(None)
         )
         g = self.generate
-        g.message.connect(self.log)
-        g.warning.connect(self._log_warning)
         g.colorClusterChanged.connect(lambda _i: self._sync_palette())
         c.sourceOpened.connect(lambda _description: g.set_catalog_source(c.source))
         e = self.explore
-        e.message.connect(self.log)
-        e.warning.connect(self._log_warning)
         e.sendToGenerate.connect(self._explore_to_generate)
         e.sendToDataset.connect(self._explore_to_dataset)
         d = self.dataset
-        d.message.connect(self.log)
-        d.warning.connect(self._log_warning)
         for page in (c, g, e, d):  # a bug showing a result is one sentence, never an exception in the loop
             page.jobs.failed.connect(self.report_error)
         t = self.train
-        t.message.connect(self.log)
-        t.warning.connect(self._log_warning)
         t.useInGenerate.connect(self.use_model_in_generate)
+        for page in (c, g, e, d, t):  # every workspace's messages and warnings go to the log
+            page.message.connect(self.log)
+            page.warning.connect(self._log_warning)
         self.send_to_explore_action = QAction("Send to Explore", self.generate.image_view)
         self.send_to_explore_action.setToolTip("Explore this garment's latent space (its title and seed)")
         self.send_to_explore_action.triggered.connect(self.send_to_explore)

@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, COLOR_WORDS, FITS, GENDERS, LENGTHS, TYPES
 from gan_studio.data.item import CatalogItem
-from gan_studio.models.checkpoint import load_training_state, save_training_state
+from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.classifier import (
     AttributeClassifier,
     ClassifierConfig,
@@ -47,6 +47,7 @@ from gan_studio.models.classifier import (
 from gan_studio.models.resize import resize_uint8
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
+from gan_studio.train.network_state import save_network_state
 
 TRAIN_SEED = 0
 HELDOUT_SEED = 1
@@ -232,22 +233,9 @@ def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Ada
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def _save_state(
-    path: Path, model, opt, step: int, wall: float, cfg: TrainConfig, mcfg: ClassifierConfig
-) -> None:
+def _save_state(path: Path, model, opt, step: int, wall: float, cfg: TrainConfig) -> None:
     """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
-    if not dist.is_main():
-        return
-    save_training_state(
-        path,
-        architecture=STATE_ARCHITECTURE,
-        model_config=mcfg.to_dict(),
-        train_config=asdict(cfg),
-        modules={"model": model},
-        optimizers=opt,
-        counters={"step": step, "wall_time_s": wall},
-        training={"step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
-    )
+    save_network_state(path, STATE_ARCHITECTURE, "model", model, opt, cfg, step=step, wall_time_s=wall)
 
 
 def _load_state(path: Path, model, opt, mcfg: ClassifierConfig) -> tuple[int, float]:
@@ -346,16 +334,16 @@ def train_loop(
                     log.flush()
                 bar.update(step, f"loss {last_loss:.3f}" if last_loss is not None else "")
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
-                    _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
+                    _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg)
                     dist.barrier()
         except KeyboardInterrupt:
-            _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg, model_config)
+            _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg)
             raise
         finally:
             bar.close()
     wall += time.monotonic() - t_start
     if step > resumed_from or not had_state:
-        _save_state(ckpt, model, opt, step, wall, cfg, model_config)
+        _save_state(ckpt, model, opt, step, wall, cfg)
         dist.barrier()
     if last_loss is None:
         last_loss = _last_logged_loss(out / LOG_NAME)

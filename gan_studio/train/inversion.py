@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +35,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gan_studio.methods.inversion import generator_device, generator_module, prepare_images
-from gan_studio.models.checkpoint import load_training_state, save_training_state
+from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
 from gan_studio.models.perceptual import PerceptualDistance
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
+from gan_studio.train.network_state import save_network_state
 from gan_studio.train.outcome import StagedOutcome
 
 STATE_NAME = "train_state.safetensors"
@@ -216,17 +217,8 @@ def save_state(
     path: Path, encoder: InversionEncoder, opt, stage: int, step: int, cfg: InversionTrainConfig, wall: float
 ) -> None:
     """Written by rank 0 only (each file atomically); the caller adds a barrier where every rank gets here."""
-    if not dist.is_main():
-        return
-    save_training_state(
-        path,
-        architecture=STATE_ARCHITECTURE,
-        model_config=encoder.config.to_dict(),
-        train_config=asdict(cfg),
-        modules={"encoder": encoder},
-        optimizers=opt,
-        counters={"stage": stage, "step": step, "wall_time_s": wall},
-        training={"stage": stage, "step": step, "seed": cfg.seed, "wall_time_s": round(wall, 3)},
+    save_network_state(
+        path, STATE_ARCHITECTURE, "encoder", encoder, opt, cfg, stage=stage, step=step, wall_time_s=wall
     )
 
 

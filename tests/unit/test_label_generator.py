@@ -464,7 +464,7 @@ def test_channels_first_prediction_equals_the_modules():
 def test_class_balance_weighs_rare_parts_up_and_keeps_the_average_pixel_at_one():
     from types import SimpleNamespace
 
-    from gan_studio.methods.label_generator import _Labels, _Trainer
+    from gan_studio.methods.label_generator_fitting import _Labels, _Trainer
 
     mask = torch.zeros(100, dtype=torch.long)
     mask[:10] = 1  # a part on 10 % of the pixels, background on 90 %
