@@ -4,9 +4,11 @@
   error never leaves a partial file at the destination, and the temporary file is removed. The file's mode follows the
   umask, as a plain ``open()`` would (``mkstemp`` would give 0600).
 - :class:`StagedOutputs` writes several files that belong together (``frame_000.png …`` + ``metrics.json``): they
-  are written under temporary names first and moved into place only when every one was written.
+  are written under temporary names first and moved into place only when every one was written;
+  :meth:`StagedOutputs.add_written` stages files of a writer that takes a file name (a checkpoint's three files).
 - :func:`check_file_target` / :func:`check_folder_target` find an unwritable destination before any work is done.
 - :func:`output_lock` keeps two writers out of one destination at once.
+- :func:`output_errors_in` words the write errors of long work that writes many files into one folder (training).
 - Temporary files and staging folders carry the writer's pid; the first write into a folder removes those a killed
   writer (SIGKILL, power loss) left there (pid gone, untouched for two minutes), once per folder and process.
 
