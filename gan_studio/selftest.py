@@ -5,7 +5,8 @@ Steps, in order (one line each on stdout, with its time):
 
 - ``resources``: every shipped ``*.safetensors`` has the sha256 its JSON manifest records, and so do the files
   other manifests point at (the color table the classifier was trained with, the generator, encoder and label
-  generator the HandsOff model was fitted with); the models the app opens by default are all there.
+  generator the HandsOff model was fitted with, the icon that ``icons/icons.json`` records); the models the app
+  opens by default are all there.
 - ``models``: every shipped model loads (ReStGAN, StackGAN, classifier, inversion encoder, HandsOff, color table).
 - ``generate``: ReStGAN draws a fixed title and seed, twice identically, not a flat field, and the PNG reads back.
 - ``autograd``: forward-mode Jacobians through the generator (what Explore's REDS uses) and a few optimizer
@@ -131,6 +132,11 @@ def check_resources(_scratch: Path | None = None) -> str:
         label_generator.get("sha256"),
         handsoff_file,
     )
+    icons = resource_path(
+        "icons", "icons.json"
+    )  # the icon, checked like the weights (the app shows none otherwise)
+    for name, digest in _read_json(icons).items():
+        _check_hash(icons.parent / name, digest, icons)
     return f"{len(weights)} weight files and their recorded hashes in {root}"
 
 

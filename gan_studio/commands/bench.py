@@ -89,7 +89,24 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:
     for name, help_text, arguments, run in benchmarks:
         b = bsub.add_parser(name, help=help_text)
         arguments(b)
-        b.set_defaults(func=run)
+        b.set_defaults(func=_outputs_checked(run))
+
+
+def _outputs_checked(run):
+    """``run`` after checking, before any measuring, that ``--out`` (and ``--results``, ``--work`` where given) can
+    be written: a read-only folder or a file in the way is one sentence at once, not after minutes of benchmark."""
+
+    def checked(args: argparse.Namespace) -> int:
+        from gan_studio.data.output_files import check_file_target, check_folder_target
+
+        check_folder_target(args.out)
+        if getattr(args, "results", None):
+            check_file_target(args.results)
+        if getattr(args, "work", None):
+            check_folder_target(args.work)
+        return run(args)
+
+    return checked
 
 
 def _run(module: str):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gan_studio.commands.train import with_given
-from gan_studio.commands.train_record import processes_phrase
+from gan_studio.commands.train_record import processes_phrase, run_folder, write_final_checkpoint
 from gan_studio.data.attributes import CLASSIFIER_HEADS
 from gan_studio.models.checkpoint import file_sha256, save_checkpoint
 from gan_studio.models.classifier import ARCHITECTURE, ClassifierConfig
@@ -113,7 +113,7 @@ with (sha256 `{m["data"].get("color_table_sha256") or "unknown"}`); a rebuilt ta
 
 
 def train_classifier_command(args: argparse.Namespace) -> int:
-    with dist.session("cpu"):  # a process group only under torchrun
+    with dist.session("cpu"), run_folder(args.out):  # a process group only under torchrun
         return _train_classifier(args)
 
 
@@ -122,10 +122,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
 
     table = ColorTable.load(verify=False)  # a rebuilt table is what a new classifier is trained for
     cfg, mcfg = configs_from_args(args, len(table))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # checked and created by run_folder
     progress = not args.no_progress and dist.is_main()
     t0 = time.monotonic()
 
@@ -217,15 +214,18 @@ def _train_classifier(args: argparse.Namespace) -> int:
         "torch_version": torch.__version__,
     }
     card = _model_card({"config": mcfg.to_dict(), "training": training, "data": data, "metrics": metrics})
-    final = save_checkpoint(
-        model.state_dict(),
+    final = write_final_checkpoint(
         out / FINAL_NAME,
-        architecture=ARCHITECTURE,
-        config=mcfg.to_dict(),
-        training=training,
-        data=data,
-        metrics=metrics,
-        card=card,
+        lambda path: save_checkpoint(
+            model.state_dict(),
+            path,
+            architecture=ARCHITECTURE,
+            config=mcfg.to_dict(),
+            training=training,
+            data=data,
+            metrics=metrics,
+            card=card,
+        ),
     )
     summary = ", ".join(f"{h} {heldout[h]:.3f}" for h in CLASSIFIER_HEADS)
     print(f"wrote {final} after {result.step} steps; held-out accuracy: {summary}")

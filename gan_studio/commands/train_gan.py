@@ -10,7 +10,12 @@ from pathlib import Path
 import torch
 
 from gan_studio.commands.train import with_given
-from gan_studio.commands.train_record import processes_phrase, staged_training_record
+from gan_studio.commands.train_record import (
+    processes_phrase,
+    run_folder,
+    staged_training_record,
+    write_final_checkpoint,
+)
 from gan_studio.models.checkpoint import save_checkpoint
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import Vocabulary
@@ -228,7 +233,7 @@ def training_device(name: str | None) -> torch.device:
 
 def train_restgan_command(args: argparse.Namespace) -> int:
     device = training_device(getattr(args, "device", None))
-    with dist.session(device):  # a process group only under torchrun
+    with dist.session(device), run_folder(args.out):  # a process group only under torchrun
         return _train_restgan(args, device)
 
 
@@ -257,10 +262,7 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         raise ValueError(f"--stage2-mode must be one of {', '.join(STAGE2_MODES)}, not {cfg.stage2_mode!r}")
     if not 0.0 < cfg.paired_share < 1.0:
         raise ValueError("--paired-share must be between 0 and 1 (exclusive)")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # checked and created by run_folder
     progress = not args.no_progress and dist.is_main()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -298,14 +300,17 @@ def _train_restgan(args: argparse.Namespace, device: torch.device) -> int:
         "data": description,
         "metrics": {},
     }
-    save_checkpoint(
-        outcome.model.state_dict(),
+    write_final_checkpoint(
         weights,
-        architecture=cfg.variant,
-        config=manifest_like["config"],
-        training=training,
-        data=description,
-        card=model_card(manifest_like),
+        lambda path: save_checkpoint(
+            outcome.model.state_dict(),
+            path,
+            architecture=cfg.variant,
+            config=manifest_like["config"],
+            training=training,
+            data=description,
+            card=model_card(manifest_like),
+        ),
     )
     print(f"wrote {weights}")
     return 0

@@ -9,7 +9,12 @@ from pathlib import Path
 import torch
 
 from gan_studio.commands.train import DEFAULT_EVAL_N, with_given
-from gan_studio.commands.train_record import processes_phrase, staged_training_record
+from gan_studio.commands.train_record import (
+    processes_phrase,
+    run_folder,
+    staged_training_record,
+    write_final_checkpoint,
+)
 from gan_studio.models.checkpoint import read_manifest
 from gan_studio.models.inversion import InversionConfig, save_inversion
 from gan_studio.train import distributed as dist
@@ -113,7 +118,8 @@ it can draw (compare the real and generated rows above).
 
 
 def train_inversion_command(args: argparse.Namespace) -> int:
-    with dist.session("cpu"):  # a process group only under torchrun; the generator is loaded on the CPU
+    # a process group only under torchrun; the generator is loaded on the CPU
+    with dist.session("cpu"), run_folder(args.out):
         return _train_inversion(args)
 
 
@@ -128,9 +134,7 @@ def _train_inversion(args: argparse.Namespace) -> int:
         raise ValueError("--eval-n must be >= 0")
     if args.threads is not None and args.threads < 1:
         raise ValueError("--threads must be at least 1")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+    out = Path(args.out)  # checked and created by run_folder
     gen_path = default_model_path("restgan") if args.generator == "builtin" else Path(args.generator)
     backbone_path = default_classifier_path() if args.backbone == "builtin" else Path(args.backbone)
     for what, p in (("--model", gen_path), ("--backbone", backbone_path)):
@@ -181,13 +185,16 @@ def _train_inversion(args: argparse.Namespace) -> int:
         "data": data,
         "metrics": metrics,
     }
-    save_inversion(
-        outcome.encoder,
+    write_final_checkpoint(
         weights,
-        training=training,
-        data=data,
-        metrics=metrics,
-        card=model_card(manifest_like),
+        lambda path: save_inversion(
+            outcome.encoder,
+            path,
+            training=training,
+            data=data,
+            metrics=metrics,
+            card=model_card(manifest_like),
+        ),
     )
     if metrics:
         real = metrics["real"]["refine_0"]

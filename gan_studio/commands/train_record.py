@@ -1,15 +1,26 @@
-"""What the training commands write about a run into the model's manifest (``training``) and read back for its card."""
+"""What the training commands write about a run into the model's manifest (``training``) and read back for its card,
+and how they write into their run folder: checked before any work, and the final weights, manifest and card as one set
+through the atomic writer (:mod:`gan_studio.data.output_files`)."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from gan_studio.data.output_files import (
+    StagedOutputs,
+    check_folder_target,
+    output_errors,
+    output_errors_in,
+)
 from gan_studio.train import distributed as dist
 from gan_studio.train.outcome import StagedOutcome
 
@@ -43,3 +54,35 @@ def processes_phrase(training: dict) -> str:
     """`` in each of N processes`` for a run of N > 1 processes (torchrun), nothing for one: for the model card."""
     n = training.get("processes", 1)
     return f" in each of {n} processes" if n > 1 else ""
+
+
+@contextmanager
+def run_folder(out: str | Path) -> Iterator[Path]:
+    """The run folder ``--out``, checked before any work (a read-only folder or a file in the way is one sentence at
+    once, not after the data is rendered) and created. An ``OSError`` writing into it becomes one sentence naming it
+    (:func:`~gan_studio.data.output_files.output_errors_in`); folders made for it are removed again when the run fails
+    before writing anything into them, while a run that got as far as a resumable state keeps it."""
+    out = check_folder_target(out)
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    with output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        with output_errors_in(out):
+            yield out
+    except BaseException:
+        for folder in missing:  # innermost first; one that holds something stays, and so do its parents
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def write_final_checkpoint(weights: Path, save: Callable[[Path], object]) -> Path:
+    """Write the final checkpoint ``weights`` with ``save(path)`` (``save_checkpoint``: weights, manifest, card) into a
+    staging folder, then move the files into place together: a full disk at the card leaves the previous model whole
+    and no stray file; the error names ``weights``."""
+    weights = Path(weights)
+    with StagedOutputs() as staged:
+        staged.add_written(weights, lambda folder: save(folder / weights.name))
+    return weights

@@ -4,9 +4,11 @@
   error never leaves a partial file at the destination, and the temporary file is removed. The file's mode follows the
   umask, as a plain ``open()`` would (``mkstemp`` would give 0600).
 - :class:`StagedOutputs` writes several files that belong together (``frame_000.png …`` + ``metrics.json``): they
-  are written under temporary names first and moved into place only when every one was written.
+  are written under temporary names first and moved into place only when every one was written;
+  :meth:`StagedOutputs.add_written` stages files of a writer that takes a file name (a checkpoint's three files).
 - :func:`check_file_target` / :func:`check_folder_target` find an unwritable destination before any work is done.
 - :func:`output_lock` keeps two writers out of one destination at once.
+- :func:`output_errors_in` words the write errors of long work that writes many files into one folder (training).
 - Temporary files and staging folders carry the writer's pid; the first write into a folder removes those a killed
   writer (SIGKILL, power loss) left there (pid gone, untouched for two minutes), once per folder and process.
 
@@ -90,6 +92,36 @@ def output_errors(path: str | Path) -> Iterator[None]:
             raise
         code = int(found.group(1))
         raise output_error(OSError(code, os.strerror(code)), path) from None
+
+
+# Errors that only writing meets: whatever file they name, it is the output that cannot be written.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+@contextmanager
+def output_errors_in(folder: str | Path) -> Iterator[None]:
+    """Like :func:`output_errors` for work that writes many files into ``folder`` (a training run): an ``OSError``
+    about a file in ``folder``, or one only writing meets (a full disk, a read-only file system), becomes an
+    :class:`OutputError` naming ``folder``; others (an unreadable input) pass unchanged."""
+    folder = Path(folder)
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        name = Path(os.fsdecode(exc.filename)) if exc.filename else None
+        inside = name is not None and (name == folder or folder in name.parents)
+        if exc.errno not in _WRITE_ERRNOS and not inside:
+            raise
+        raise output_error(exc, folder) from None
+    except Exception as exc:  # safetensors (Rust): "... (os error 28)"
+        found = _FOREIGN_OS_ERROR.search(str(exc))
+        if found is None or int(found.group(1)) not in _WRITE_ERRNOS:
+            raise
+        code = int(found.group(1))
+        raise output_error(OSError(code, os.strerror(code)), folder) from None
 
 
 def _probe(folder: Path, target: Path) -> None:
@@ -280,6 +312,23 @@ class StagedOutputs:
     def add_text(self, path: str | Path, text: str) -> Path:
         data = text.encode("utf-8")
         return self.add(path, lambda f: f.write(data))
+
+    def add_written(self, path: str | Path, write_into: Callable[[Path], object]) -> list[Path]:
+        """Stage the files that ``write_into(folder)`` writes into an empty staging folder, under their final names,
+        for ``path``'s folder; for writers that take a file name rather than a file object (a checkpoint's weights,
+        manifest and card). An error in it names ``path``. Returns the destinations staged."""
+        path = Path(path)
+        if path.is_dir():
+            raise OutputError(f"{path} is a folder, not a file; give a file name")
+        if path.parent not in self._folders:
+            self._created += _make_folder(path.parent)
+        with output_errors(path):
+            inner = Path(tempfile.mkdtemp(dir=self._stage_dir(path.parent)))
+            write_into(inner)
+            written = sorted(p for p in inner.iterdir() if p.is_file() and not p.name.startswith("."))
+        for tmp in written:
+            self._moves.append((tmp, path.parent / tmp.name))
+        return [path.parent / tmp.name for tmp in written]
 
     def _stage_dir(self, folder: Path) -> Path:
         for staged in self._staging:

@@ -34,10 +34,11 @@ from gan_studio.data.attributes import KEYPOINTS, PART_NAMES
 from gan_studio.data.catalog import item_id, render_item
 from gan_studio.data.dataset_export import latent_seed
 from gan_studio.data.dataset_plan import candidate_count, keep_lowest
+from gan_studio.data.output_files import write_text
 from gan_studio.methods.label_generator import LabelGeneratorConfig
 from gan_studio.metrics.dense_scores import dense_scores
 from gan_studio.metrics.report import write_report
-from gan_studio.metrics.results_file import append_result, read_results
+from gan_studio.metrics.results_file import append_result, open_results, read_results
 
 TEST_SEED = 1005
 LABELED_SEED = 1006
@@ -425,8 +426,7 @@ def bench_handsoff_command(args) -> int:
         if not args.quiet:
             print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # made by open_results or write_report
     results = Path(args.results) if args.results else out / "handsoff_runs.jsonl"
     key = {
         "steps": args.steps,
@@ -457,9 +457,10 @@ def bench_handsoff_command(args) -> int:
             step_seconds = saved["step_seconds"]
     if step_seconds is None:
         step_seconds = time_training_step(shared, args.batch, steps=min(3, args.steps))
-        speed_file.write_text(json.dumps({"settings": speed_key, "step_seconds": step_seconds}) + "\n")
+        record = json.dumps({"settings": speed_key, "step_seconds": step_seconds}) + "\n"
+        write_text(speed_file, record, make_parents=True)
     log(f"one training step: {json.dumps(step_seconds)}")
-    with results.open("a") as f:
+    with open_results(results) as f:
         for n in args.labels:
             for seed in seed_range:
                 items = labeled_items(seed, n, shared.size)

@@ -24,13 +24,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_studio.data.output_files import write_text
 from gan_studio.methods.features import FeatureContext, build_features
 from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents, shared_tangents
 from gan_studio.methods.reds import TraversalSettings, movable_dims, traverse
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.metrics.line_plot import Panel, line_panels
-from gan_studio.metrics.report import write_report
-from gan_studio.metrics.results_file import append_result, read_results
+from gan_studio.metrics.report import png, write_report
+from gan_studio.metrics.results_file import append_result, open_results, read_results
 from gan_studio.metrics.traversal_curves import compare_at_equal_change, mean_curve
 from gan_studio.models.text_to_image import to_uint8
 
@@ -437,8 +438,7 @@ def bench_reds_command(args) -> int:
             raise ValueError(f"--measure-only takes A:B with A < B, not {args.measure_only!r}")
         seed_range = range(int(a), int(b))
     t0 = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)  # made by open_results or write_report
     results = Path(args.results) if args.results else out / "reds_paths.jsonl"
     from gan_studio.methods.restgan import default_model_path
     from gan_studio.models.checkpoint import read_manifest
@@ -470,7 +470,7 @@ def bench_reds_command(args) -> int:
         if all(n in done.get((s, p[0]), {"paths": {}})["paths"] for n in names)
     )
     protocols = {title: gen.protocol(title) for title in TITLES}
-    with results.open("a") as f:
+    with open_results(results) as f:
         for seed in seed_range:
             for pair in pairs:
                 have = done.get((seed, pair[0]), {"paths": {}})["paths"]
@@ -508,8 +508,10 @@ def bench_reds_command(args) -> int:
             args.reverse_chunk,
             reverse=not args.no_reverse,
         )
-        speed_file.write_text(
-            json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed})
+        write_text(
+            speed_file,
+            json.dumps({"settings": {**key, "waypoints": args.speed_waypoints}, "speed": speed}),
+            make_parents=True,
         )
     _log(t0, f"speed: {json.dumps({k: round(v, 3) for k, v in speed.items() if not isinstance(v, list)})}")
     records = [done[(s, p[0])] for s in range(args.seeds) for p in pairs if (s, p[0]) in done]
@@ -518,7 +520,7 @@ def bench_reds_command(args) -> int:
         Panel(label, "varied change", "fixed drift", summary["pairs"][label]["curves"])
         for label, _, _ in pairs
     ]
-    line_panels(out / "reds_curves.png", panels)
+    figure = line_panels(panels)
     data = {
         "command": "gan-studio bench reds " + " ".join(getattr(args, "argv", [])[2:]),
         "model": args.model,
@@ -536,7 +538,8 @@ def bench_reds_command(args) -> int:
     from gan_studio.metrics.report import machine_info
 
     data["machine"] = machine_info()
-    jpath, mpath = write_report(out, "reds", data, _markdown(data))
+    figures = {out / "reds_curves.png": png(figure)}
+    jpath, mpath = write_report(out, "reds", data, _markdown(data), figures=figures)
     o = summary["mean_over_pairs_drift_vs_best_baseline"]
     print(f"wrote {jpath}, {mpath} and {out / 'reds_curves.png'}")
     print(

@@ -32,9 +32,9 @@ import torch
 from gan_studio.metrics import gan_scores as gs
 from gan_studio.metrics.capri_row import capri_row
 from gan_studio.metrics.incremental_consistency import incremental_scores
-from gan_studio.metrics.report import write_report
+from gan_studio.metrics.report import png, write_report
 from gan_studio.metrics.restgan_report import markdown, plain_json
-from gan_studio.metrics.restgan_rows_figure import FIGURE_TITLES, save_rows_figure
+from gan_studio.metrics.restgan_rows_figure import FIGURE_TITLES, rows_figure
 from gan_studio.metrics.restgan_targets import check_targets, compare_with_baseline, margins_over_baseline
 from gan_studio.metrics.title_drawing import generate_titles
 from gan_studio.metrics.title_scores import (
@@ -167,7 +167,8 @@ def bench_restgan_command(args, on_screen=None) -> int:
     for i in range(min(len(figure_rows["restgan"]), len(figure_rows["stackgan"]))):
         words, ours = figure_rows["restgan"][i]
         rows.append((titles[i], words, ours, figure_rows["stackgan"][i][1]))
-    figure = save_rows_figure(out / "restgan_rows.png", rows)
+    figure = out / "restgan_rows.png"
+    figure_image = rows_figure(rows)
 
     margins = margins_over_baseline(results)
     comparisons = compare_with_baseline(results)
@@ -219,7 +220,7 @@ def bench_restgan_command(args, on_screen=None) -> int:
     }
     data = plain_json(data)
     md = markdown(data)
-    jpath, mpath = write_report(out, "restgan", data, md)
+    jpath, mpath = write_report(out, "restgan", data, md, figures={figure: png(figure_image)})
     print(md)
     met = sum(t["met"] for t in targets_out)
     print(

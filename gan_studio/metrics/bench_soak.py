@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_studio.metrics.line_plot import Panel, line_panels
-from gan_studio.metrics.report import machine_info, write_report
+from gan_studio.metrics.report import machine_info, png, write_report
 
 TARGET_MB = 50.0
 HELD_OUT_SEED = 11  # catalog seed of the typed titles: not the training catalog (seed 0)
@@ -248,9 +248,8 @@ def bench_soak_command(args) -> int:
     if args.waypoints and args.waypoints < args.rounds:
         raise ValueError(f"--waypoints ({args.waypoints}) must be 0 or at least --rounds ({args.rounds})")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     result = soak(args)
-    line_panels(out / "soak.png", [_panel(result)], panel_size=(560, 320))
+    figure = line_panels([_panel(result)], panel_size=(560, 320))
     from gan_studio.methods.title_jobs import restgan_weights_path
     from gan_studio.models.checkpoint import read_manifest
 
@@ -264,7 +263,7 @@ def bench_soak_command(args) -> int:
         "soak": result,
         "machine": machine_info(),
     }
-    jpath, mpath = write_report(out, "soak", data, _markdown(data))
+    jpath, mpath = write_report(out, "soak", data, _markdown(data), figures={out / "soak.png": png(figure)})
     print(f"wrote {jpath}, {mpath} and {out / 'soak.png'}")
     print(
         f"RSS growth after the warm-up: {result['growth_after_warmup_mb']:+.1f} MB (target ≤ {TARGET_MB:g} MB)"

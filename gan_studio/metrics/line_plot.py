@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -63,8 +62,9 @@ def _draw_panel(draw: ImageDraw.ImageDraw, box, panel: Panel, colors: dict, font
             draw.ellipse((px - 2, py - 2, px + 2, py + 2), fill=colors[name])
 
 
-def line_panels(path: str | Path, panels: Sequence[Panel], panel_size: tuple[int, int] = (330, 280)) -> Path:
-    """Draw ``panels`` side by side with one legend underneath; writes a PNG."""
+def line_panels(panels: Sequence[Panel], panel_size: tuple[int, int] = (330, 280)) -> Image.Image:
+    """Draw ``panels`` side by side with one legend underneath; the benchmark writes it with its report
+    (``write_report(figures={path: png(image)})``)."""
     names: list[str] = []
     for p in panels:
         names += [n for n in p.curves if n not in names]
@@ -81,7 +81,4 @@ def line_panels(path: str | Path, panels: Sequence[Panel], panel_size: tuple[int
         draw.line((x, h + 13, x + 20, h + 13), fill=colors[n], width=3)
         draw.text((x + 24, h + 6), n, fill=(0, 0, 0), font=font)
         x += 30 + int(draw.textlength(n, font=font)) + 14
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
+    return image

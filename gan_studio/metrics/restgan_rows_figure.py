@@ -1,12 +1,11 @@
 """The word-by-word figure of `bench restgan`: per title, ReStGAN's prefix images over StackGAN's, one column a word.
 
 Drawn with Pillow only (no plotting library): a header line with the title, a line naming the word each column
-appends, then one row of 64 px cells per model. Written through a temporary file, so a reader never sees half a PNG.
+appends, then one row of 64 px cells per model. `bench restgan` writes it with its report, through the atomic
+writer, so a reader never sees half a PNG.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -14,8 +13,8 @@ FIGURE_TITLES = 4  # titles shown
 FIGURE_COLUMNS = 12  # prefixes shown per title, the empty one first
 
 
-def save_rows_figure(path: Path, rows: list[tuple[str, list[str], np.ndarray, np.ndarray]]) -> Path:
-    """PNG: per title, a header line, the ReStGAN prefix images over the StackGAN ones, one column per word."""
+def rows_figure(rows: list[tuple[str, list[str], np.ndarray, np.ndarray]]):
+    """A PIL image, written as a PNG with the report: per title, a header line, the ReStGAN prefix images over the StackGAN ones, one column per word."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
@@ -42,8 +41,4 @@ def save_rows_figure(path: Path, rows: list[tuple[str, list[str], np.ndarray, np
                 img.paste(im, (label_w + k * (cell + gap), y))
             y += cell + gap
         y += 8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    img.save(tmp)
-    tmp.replace(path)
-    return path
+    return img

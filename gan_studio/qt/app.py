@@ -20,10 +20,10 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("GAN Studio")
+    # The window, task bar and dialogs. The icon is cosmetic: a missing or damaged one (checked against icons.json,
+    # as the self-test does) is one warning line and the platform's default icon, never a refusal to start.
     icon, why = checked_icon()
-    if (
-        icon is not None
-    ):  # the window, task bar and dialogs; a missing or damaged icon is a log line, no error
+    if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     else:
         logging.getLogger(__name__).warning("%s", why)

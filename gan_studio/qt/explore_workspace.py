@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from gan_studio.data.output_files import output_error
 from gan_studio.methods.reds import TraversalError, TraversalSettings
 from gan_studio.methods.title_jobs import ModelUnavailable
 from gan_studio.methods.traversal_jobs import (
@@ -351,7 +352,7 @@ class ExploreWorkspace(ExploreView):
                 return None
         frames, stem = tuple(self.frames), self._stem()
         return self._export(
-            EXPORT_FRAMES_KIND, lambda: write_frames(folder, frames, stem, scale),
+            EXPORT_FRAMES_KIND, lambda: write_frames(folder, frames, stem, scale), folder,
             f"Could not export the frames to {folder}", lambda paths: f"Exported {len(paths)} frames to {folder}.",
         )  # fmt: skip
 
@@ -370,19 +371,22 @@ class ExploreWorkspace(ExploreView):
                 return None
         images = [f.image for f in self.frames]
         return self._export(
-            EXPORT_GIF_KIND, lambda: [write_gif(path, images, scale, frame_ms)],
+            EXPORT_GIF_KIND, lambda: [write_gif(path, images, scale, frame_ms)], path,
             f"Could not export the GIF to {path}", lambda paths: f"Exported the path as {paths[0]}.",
         )  # fmt: skip
 
-    def _export(self, kind: str, write, failure: str, success) -> int | None:
-        """Encode and write on the worker (seconds for a long path), never on the GUI thread."""
+    def _export(self, kind: str, write, target, failure: str, success) -> int | None:
+        """Encode and write ``target`` on the worker (seconds for a long path), never on the GUI thread; an
+        ``OSError`` the writer did not word itself is worded by it (:func:`output_error`), never "[Errno 13] ..."."""
         if self._stopped:
             return None
 
         def job(_ctx: JobContext):
             try:
                 return list(write())
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
+                return Problem(f"{failure}: {sentence(output_error(exc, exc.filename or target))}")
+            except ValueError as exc:
                 return Problem(f"{failure}: {sentence(exc)}")
 
         def done(result: Result) -> None:

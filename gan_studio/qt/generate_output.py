@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
 from gan_studio.data.image_file import save_image
+from gan_studio.data.output_files import output_error
 from gan_studio.data.title_words import split_words
 from gan_studio.qt.job_client import JobClient
 from gan_studio.runtime.jobs import Result
@@ -56,7 +57,9 @@ class ImageOutput(QObject):
         def job(_ctx):
             try:
                 return write_png(path, image, scale)
-            except (OSError, ValueError) as exc:
+            except OSError as exc:  # one the writer did not word itself: worded as the CLI words it
+                return f"Could not save the image to {path}: {output_error(exc, exc.filename or path)}."
+            except ValueError as exc:
                 reason = (
                     str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
                 )

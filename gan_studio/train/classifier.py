@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, COLOR_WORDS, FITS, GENDERS, LENGTHS, TYPES
 from gan_studio.data.item import CatalogItem
+from gan_studio.data.output_files import write_file
 from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.classifier import (
     AttributeClassifier,
@@ -157,10 +158,8 @@ def cached_render(
         except (OSError, ValueError, KeyError):
             pass  # unreadable or stale cache: render again
     images, labels = render_labeled(seed, n, size, progress=progress, label=label)
-    # A name of its own: processes that share the folder may write the same cache at once.
-    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, images=images, labels=labels, meta=np.array(json.dumps(meta)))
-    tmp.replace(cache)
+    # Atomic, through a temporary name of this process's own: processes that share the folder may write it at once.
+    write_file(cache, lambda f: np.savez(f, images=images, labels=labels, meta=np.array(json.dumps(meta))))
     return images, labels
 
 

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_studio.data.output_files import write_file
 from gan_studio.methods.inversion import generator_device, generator_module, prepare_images
 from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
@@ -205,8 +206,8 @@ def _sample_items(size: int) -> np.ndarray:
 def write_samples(encoder: InversionEncoder, generator, path: Path, seed: int) -> None:
     was_training = encoder.training
     encoder.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sample_rows(encoder, generator, seed)).save(path)
+    rows = Image.fromarray(sample_rows(encoder, generator, seed))
+    write_file(path, lambda f: rows.save(f, format="PNG"), make_parents=True)  # atomic
     encoder.train(was_training)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gan_studio.data.output_files import write_file
 from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import TextConfig, Vocabulary
@@ -77,8 +78,7 @@ def write_sample_grid(model: TextToImage, path: Path, stage: int, seed: int = 0)
     grid = np.full((size * len(rows), width, 3), 255, np.uint8)
     for i, row in enumerate(rows):
         grid[i * size : (i + 1) * size, : row.shape[1]] = row
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid).save(path)
+    write_file(path, lambda f: Image.fromarray(grid).save(f, format="PNG"), make_parents=True)  # atomic
 
 
 # ------------------------------------------------------------------------------------------------- state

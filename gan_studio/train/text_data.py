@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_studio.data.attributes import FITS, GENDERS, LENGTHS, TYPES
+from gan_studio.data.output_files import write_file
 from gan_studio.data.title_words import MAX_WORDS, split_words, word_statement
 from gan_studio.models.text import Vocabulary
 from gan_studio.runtime.progress import ProgressBar
@@ -144,10 +145,11 @@ def render_builtin(
             bar.update(c.stop)
     bar.close()
     attrs = [attributes_of(seed, i) for i in range(n)]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
-    np.savez(tmp, images=images, titles=np.array(json.dumps(titles)), key=np.array(key))
-    tmp.replace(cache)
+    write_file(  # atomic: a full disk leaves no half cache
+        cache,
+        lambda f: np.savez(f, images=images, titles=np.array(json.dumps(titles)), key=np.array(key)),
+        make_parents=True,
+    )
     return images, titles, attrs
 
 

@@ -3,6 +3,7 @@ one sentence (never a traceback) says what failed, and the next job of the same 
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import pytest
@@ -148,6 +149,18 @@ def test_explore(qtbot, window, bridge, monkeypatch, tmp_path) -> None:
     assert exported.args == [[]]
     assert_one_sentence(ws.message_label.text())
     assert not (tmp_path / "never.gif").exists()
+    # an OSError the writer did not word itself reads as the CLI's sentence naming the path, not "[Errno 13] ..."
+    target = tmp_path / "denied.gif"
+
+    def denied(*_args, **_kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(explore_workspace, "write_gif", denied)
+    with qtbot.waitSignal(ws.exported, timeout=RUN_TIMEOUT_MS) as exported:
+        assert ws.export_gif(target) is not None
+    text = ws.message_label.text()
+    assert exported.args == [[]] and "[Errno" not in text and "PermissionError" not in text, text
+    assert f"{target} cannot be written: permission denied" in text and "\n" not in text, text
     still_up(window, bridge)
 
 

@@ -1,7 +1,9 @@
 """Every sub-command that writes output, against a read-only folder, a file in the way and a full file system.
 
 Each must exit 2 with one sentence on stderr that names the path, print no traceback and leave no half-written
-output. The read-only folder and the full disk are small tmpfs mounts (the tests skip, saying why, where mounting is
+output. `train` and the `bench` sub-commands that finish in seconds with tiny options meet all three; the long
+benchmarks (and `train inversion`) meet the read-only folder and the file in the way, which they refuse before any
+work, so they never run here. The read-only folder and the full disk are small tmpfs mounts (the tests skip, saying why, where mounting is
 not allowed); the read-only case falls back to ``chmod 0o555`` for a user whom that stops.
 """
 
@@ -91,12 +93,46 @@ def _commands(i: dict[str, Path]) -> dict[str, Callable[[Path], list[str]]]:
         "dataset-merge": lambda d: [
             "dataset", "merge", str(i["shard0"]), str(i["shard1"]), "--no-progress", "--out", str(d / "merged"),
         ],
+        "train-restgan": lambda d: ["train", "restgan", "--tiny", "--no-progress", "--out", str(d / "run")],
+        "train-classifier": lambda d: ["train", "classifier", "--tiny", "--no-progress", "--out", str(d / "run")],
+        "bench-catalog": lambda d: ["bench", "catalog", "--n", "2", "--size", "32", "--out", str(d / "bench")],
+        "bench-classifier": lambda d: ["bench", "classifier", "--n", "4", "--out", str(d / "bench")],
+        "bench-soak": lambda d: [
+            "bench", "soak", *gen, "--generations", "4", "--waypoints", "2", "--rounds", "2",
+            "--samples-per-round", "1", "--out", str(d / "bench"),
+        ],
+        "bench-stage2": lambda d: [
+            "bench", "stage2", "--model", f"a={i['generator']}", "--n", "2", "--out", str(d / "bench"),
+        ],
+        "bench-reds-measure": lambda d: [  # the per-path results file, appended to as paths are measured
+            "bench", "reds", *gen, "--seeds", "1", "--steps", "1", "--pairs", "1", "--methods", "linear",
+            "--measure-only", "0:1", "--out", str(d / "bench"),
+        ],
+        # refused before any work (these take minutes)
+        "train-inversion": lambda d: [
+            "train", "inversion", "--tiny", *gen, "--no-progress", "--out", str(d / "run"),
+        ],
+        "bench-reds": lambda d: [
+            "bench", "reds", *gen, "--seeds", "1", "--steps", "1", "--pairs", "1", "--out", str(d / "bench"),
+        ],
+        "bench-restgan": lambda d: ["bench", "restgan", "--n", "4", "--no-qt", "--out", str(d / "bench")],
+        "bench-handsoff": lambda d: ["bench", "handsoff", "--quiet", "--out", str(d / "bench")],
+        "bench-export": lambda d: ["bench", "export", "--n", "2", "--out", str(d / "bench")],
+        "bench-pti": lambda d: ["bench", "pti", "--items", "1", "--quiet", "--out", str(d / "bench")],
+        "bench-gui-stalls": lambda d: ["bench", "gui-stalls", "--out", str(d / "bench")],
+        "bench-interactive": lambda d: ["bench", "interactive", "--out", str(d / "bench")],
     }  # fmt: skip
 
 
 COMMANDS = [
     "generate", "generate-steps", "traverse", "catalog", "colortable", "dataset-fit", "dataset-export",
-    "dataset-merge",
+    "dataset-merge", "train-restgan", "train-classifier", "bench-catalog", "bench-classifier", "bench-soak",
+    "bench-stage2", "bench-reds-measure",
+]  # fmt: skip
+# Long commands: checked against a read-only folder and a file in the way, which they refuse before any work.
+CHECKED_FIRST = [
+    "train-inversion", "bench-reds", "bench-restgan", "bench-handsoff", "bench-export", "bench-pti",
+    "bench-gui-stalls", "bench-interactive",
 ]  # fmt: skip
 
 
@@ -180,14 +216,14 @@ def _check_failure(command: str, argv: list[str], where: Path, capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS + CHECKED_FIRST)
 def test_a_read_only_folder_is_one_sentence(command, inputs, read_only, capsys):
     err = _check_failure(command, _commands(inputs)[command](read_only), read_only, capsys)
     assert "read-only" in err.lower() or "permission denied" in err.lower(), err
     assert not (inputs["ok"] / "img.png").exists()
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS + CHECKED_FIRST)
 def test_a_file_in_the_way_is_one_sentence(command, inputs, file_in_the_way, capsys):
     err = _check_failure(command, _commands(inputs)[command](file_in_the_way), file_in_the_way, capsys)
     assert "a file is in the way" in err, err

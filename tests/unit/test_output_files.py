@@ -199,3 +199,62 @@ def test_the_shipped_icon_is_checked_like_the_weights(tmp_path, monkeypatch):
     assert path is None and "does not match the sha256" in why and "\n" not in why
     (copy / "icons.json").unlink()
     assert checked_icon()[0] is None and "icons.json is missing" in checked_icon()[1]
+
+
+def test_a_report_and_its_figures_are_written_all_or_nothing(work):
+    from gan_studio.metrics.report import write_report
+
+    figure = work / "docs" / "plot.png"
+    write_report(work / "docs", "demo", {"x": 1}, "# one", figures={figure: lambda f: f.write(b"png one")})
+    before = {p.name: p.read_bytes() for p in (work / "docs").iterdir()}
+    with pytest.raises(OutputError, match="plot.png cannot be written: the disk is full"):
+        write_report(work / "docs", "demo", {"x": 2}, "# two", figures={figure: _full})
+    assert {
+        p.name: p.read_bytes() for p in (work / "docs").iterdir()
+    } == before  # no new JSON beside an old plot
+
+
+def test_a_final_checkpoint_is_staged_as_one_set(work):
+    from gan_studio.commands.train_record import write_final_checkpoint
+
+    weights = work / "run" / "model.safetensors"
+
+    def save(path: Path, card: bool = True) -> None:
+        path.write_bytes(b"weights")
+        path.with_suffix(".json").write_text("manifest")
+        if not card:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path.with_suffix(".md")))
+        path.with_suffix(".md").write_text("card")
+
+    assert write_final_checkpoint(weights, save) == weights
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["model.json", "model.md", "model.safetensors"]
+    weights.write_bytes(b"previous")
+    with pytest.raises(OutputError, match="model.safetensors cannot be written: the disk is full"):
+        write_final_checkpoint(weights, lambda path: save(path, card=False))
+    assert weights.read_bytes() == b"previous"  # the previous model stays whole, and nothing stray is left
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["model.json", "model.md", "model.safetensors"]
+
+
+def test_a_result_that_does_not_fit_is_cut_off_again(work, monkeypatch):
+    from gan_studio.metrics import results_file
+    from gan_studio.metrics.results_file import append_result, open_results, read_results
+
+    path = work / "new" / "runs.jsonl"
+    with open_results(path):
+        pass
+    assert not (work / "new").exists()  # an empty results file this run made is not left behind
+    with open_results(path) as f:
+        append_result(f, {"seed": 0, "settings": {}})
+        real_write = os.write
+
+        def half(fd, data):
+            real_write(fd, bytes(data[:5]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(results_file.os, "write", half)
+        with pytest.raises(OutputError, match="runs.jsonl cannot be written: the disk is full"):
+            append_result(f, {"seed": 1, "settings": {}})
+        monkeypatch.setattr(results_file.os, "write", real_write)
+        append_result(f, {"seed": 2, "settings": {}})
+    assert path.read_text().count("\n") == 2  # whole lines only
+    assert [r["seed"] for r in read_results(path, {})] == [0, 2]

@@ -123,3 +123,13 @@ def test_source_tree_resources_are_next_to_the_package(monkeypatch):
     monkeypatch.delenv("GAN_STUDIO_RESOURCES", raising=False)
     assert not getattr(sys, "frozen", False)
     assert resources_dir() == Path(resources.__file__).resolve().parent.parent / "resources"
+
+
+def test_a_flipped_byte_in_the_icon_fails_against_icons_json(resource_copy):
+    icon = resource_copy / "icons" / "gan-studio.png"
+    data = bytearray(icon.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    icon.write_bytes(bytes(data))
+    code, _out, err = _run(["resources"])
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert str(icon) in err and "icons.json records" in err and "changed or damaged" in err
