@@ -297,13 +297,18 @@ class StagedOutputs:
         self._folders[folder] = (re.compile(own) if own else None, index)
         return folder
 
-    def add(self, path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-        """Stage ``path``: ``write(f)`` fills its temporary file now; the file appears at ``path`` at commit."""
+    def _destination(self, path: str | Path) -> Path:
+        """``path`` as a staged file's destination: not a folder, its folder created when not declared."""
         path = Path(path)
         if path.is_dir():
             raise OutputError(f"{path} is a folder, not a file; give a file name")
         if path.parent not in self._folders:
             self._created += _make_folder(path.parent)
+        return path
+
+    def add(self, path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+        """Stage ``path``: ``write(f)`` fills its temporary file now; the file appears at ``path`` at commit."""
+        path = self._destination(path)
         with output_errors(path):
             tmp = _write_temp(self._stage_dir(path.parent), path.name, write)
         self._moves.append((tmp, path))
@@ -317,11 +322,7 @@ class StagedOutputs:
         """Stage the files that ``write_into(folder)`` writes into an empty staging folder, under their final names,
         for ``path``'s folder; for writers that take a file name rather than a file object (a checkpoint's weights,
         manifest and card). An error in it names ``path``. Returns the destinations staged."""
-        path = Path(path)
-        if path.is_dir():
-            raise OutputError(f"{path} is a folder, not a file; give a file name")
-        if path.parent not in self._folders:
-            self._created += _make_folder(path.parent)
+        path = self._destination(path)
         with output_errors(path):
             inner = Path(tempfile.mkdtemp(dir=self._stage_dir(path.parent)))
             write_into(inner)
