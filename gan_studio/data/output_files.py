@@ -6,7 +6,10 @@
 - :class:`StagedOutputs` writes several files that belong together (``frame_000.png …`` + ``metrics.json``): they
   are written under temporary names first and moved into place only when every one was written;
   :meth:`StagedOutputs.add_written` stages files of a writer that takes a file name (a checkpoint's three files).
-- :func:`check_file_target` / :func:`check_folder_target` find an unwritable destination before any work is done.
+- :func:`append_line` appends one line to a log or results file (a training run's ``log.jsonl``); a line that does
+  not fit is cut off again, so the file holds whole lines only.
+- :func:`check_file_target` / :func:`check_folder_target` find an unwritable destination before any work is done,
+  a full disk included (they write one block and remove it).
 - :func:`output_lock` keeps two writers out of one destination at once.
 - :func:`output_errors_in` words the write errors of long work that writes many files into one folder (training).
 - Temporary files and staging folders carry the writer's pid; the first write into a folder removes those a killed
@@ -28,12 +31,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import IO, BinaryIO, Self
 
 _FILE_MODE = 0o666  # before the umask, like open(path, "w")
 _STAGING_PREFIX = ".gan-studio-staging-"
 _FOREIGN_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 _PID_GRACE_S = 10.0  # a lock file without its pid yet is a writer that has only just started
+_PROBE_BYTES = 4096  # one block: a disk without room for it takes no output at all
 
 
 class OutputError(ValueError):
@@ -125,12 +129,17 @@ def output_errors_in(folder: str | Path) -> Iterator[None]:
 
 
 def _probe(folder: Path, target: Path) -> None:
-    """Create and remove a file in ``folder``: the only test of writability that read-only mounts, ACLs and
-    root's privileges all answer truthfully."""
+    """Create a file in ``folder``, write one block into it through to the disk, and remove it: the only test of
+    writability that read-only mounts, ACLs, root's privileges and a full disk all answer truthfully (creating an
+    empty file still succeeds on a full disk, which has inodes left)."""
     with output_errors(target):
         fd, name = tempfile.mkstemp(prefix=".gan-studio-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(name)
+        try:
+            os.write(fd, bytes(_PROBE_BYTES))
+            os.fsync(fd)  # a file system that allocates late (NFS, ext4's delayed allocation) says so here
+        finally:
+            os.close(fd)
+            os.unlink(name)
 
 
 def check_folder_target(folder: str | Path) -> Path:
@@ -259,6 +268,29 @@ def write_text(path: str | Path, text: str, *, make_parents: bool = False) -> Pa
     """Write UTF-8 ``text`` to ``path`` atomically (see :func:`write_file`)."""
     data = text.encode("utf-8")
     return write_file(path, lambda f: f.write(data), make_parents=make_parents)
+
+
+def append_line(f: IO, line: str) -> None:
+    """Append ``line`` and a newline, UTF-8, to ``f`` (a file opened to append: a training log, a benchmark's results
+    file), written through at once so that a reader following the file (the Train workspace) or a kill sees whole
+    lines. On a write error (a full disk, a read-only file system) the file is cut back to its whole lines and an
+    :class:`OutputError` names it."""
+    data = (line + "\n").encode("utf-8")
+    path = os.fsdecode(f.name)
+    with output_errors(path):
+        f.flush()  # whatever the file object holds goes first; the line itself bypasses it, so closing cannot fail
+        fd = f.fileno()
+        size = os.fstat(fd).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise output_error(exc, path) from None
 
 
 class StagedOutputs:

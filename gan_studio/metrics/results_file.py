@@ -10,13 +10,12 @@ disk) is cut off again and reported as one sentence naming the file, so the next
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from gan_studio.data.output_files import output_error, output_errors
+from gan_studio.data.output_files import append_line, output_errors
 
 
 def read_results(path: Path, settings: dict) -> list[dict]:
@@ -60,17 +59,4 @@ def open_results(path: Path) -> Iterator[TextIO]:
 def append_result(f: TextIO, record: dict) -> None:
     """Append ``record`` as one JSON line, written through at once: a kill loses at most the run being measured. On a
     write error (a full disk) the file is cut back to its whole lines and an ``OutputError`` names it."""
-    data = (json.dumps(record) + "\n").encode("utf-8")
-    f.flush()  # whatever the text layer holds goes first; the record itself bypasses it, so closing cannot fail
-    fd = f.fileno()
-    size = os.fstat(fd).st_size
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    except OSError as exc:
-        try:
-            os.ftruncate(fd, size)
-        except OSError:
-            pass
-        raise output_error(exc, f.name) from None
+    append_line(f, json.dumps(record))

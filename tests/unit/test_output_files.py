@@ -236,7 +236,7 @@ def test_a_final_checkpoint_is_staged_as_one_set(work):
 
 
 def test_a_result_that_does_not_fit_is_cut_off_again(work, monkeypatch):
-    from gan_studio.metrics import results_file
+    from gan_studio.data import output_files
     from gan_studio.metrics.results_file import append_result, open_results, read_results
 
     path = work / "new" / "runs.jsonl"
@@ -251,10 +251,10 @@ def test_a_result_that_does_not_fit_is_cut_off_again(work, monkeypatch):
             real_write(fd, bytes(data[:5]))
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(results_file.os, "write", half)
+        monkeypatch.setattr(output_files.os, "write", half)
         with pytest.raises(OutputError, match="runs.jsonl cannot be written: the disk is full"):
             append_result(f, {"seed": 1, "settings": {}})
-        monkeypatch.setattr(results_file.os, "write", real_write)
+        monkeypatch.setattr(output_files.os, "write", real_write)
         append_result(f, {"seed": 2, "settings": {}})
     assert path.read_text().count("\n") == 2  # whole lines only
     assert [r["seed"] for r in read_results(path, {})] == [0, 2]
