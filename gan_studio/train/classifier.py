@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from gan_studio.data.attributes import CLASSIFIER_HEADS, COLOR_WORDS, FITS, GENDERS, LENGTHS, TYPES
 from gan_studio.data.item import CatalogItem
-from gan_studio.data.output_files import write_file
+from gan_studio.data.output_files import append_line, write_file
 from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.classifier import (
     AttributeClassifier,
@@ -329,8 +329,7 @@ def train_loop(
                         "wall_time_s": round(wall + time.monotonic() - t_start, 2),
                     }
                     record.update({f"loss_{h}": round(float(v), 5) for h, v in zip(CLASSIFIER_HEADS, mean)})
-                    log.write(json.dumps(record) + "\n")
-                    log.flush()
+                    append_line(log, json.dumps(record))  # whole lines; a full disk is one sentence
                 bar.update(step, f"loss {last_loss:.3f}" if last_loss is not None else "")
                 if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                     _save_state(ckpt, model, opt, step, wall + time.monotonic() - t_start, cfg)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_studio.data.output_files import write_file
+from gan_studio.data.output_files import append_line, write_file, write_text
 from gan_studio.methods.inversion import generator_device, generator_module, prepare_images
 from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.inversion import InversionConfig, InversionEncoder
@@ -257,7 +257,7 @@ def _trim_log(path: Path, stage: int, step: int) -> None:
             continue  # a line cut short by the kill
         if (e.get("stage", 0), e.get("step", 0)) <= (stage, step):
             kept.append(line)
-    path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+    write_text(path, "".join(f"{line}\n" for line in kept))  # atomic: a full disk leaves the old log whole
 
 
 # ------------------------------------------------------------------------------------------------- loop
@@ -344,8 +344,7 @@ def train_inversion(
                         record = {"stage": s, "step": step, **{k: round(v, 5) for k, v in losses.items()}}
                         record["lr"] = lr_at(cfg, s, step - 1)
                         record["wall_time_s"] = round(wall + time.monotonic() - t0, 2)
-                        log.write(json.dumps(record) + "\n")
-                        log.flush()
+                        append_line(log, json.dumps(record))  # whole lines; a full disk is one sentence
                     bar.update(step, " ".join(f"{k} {v:.4f}" for k, v in losses.items() if k != "latent"))
                     if (step % cfg.sample_every == 0 or step == total) and main:
                         write_samples(

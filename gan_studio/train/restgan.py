@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_studio.data.output_files import write_file
+from gan_studio.data.output_files import append_line, write_file
 from gan_studio.models.checkpoint import load_training_state, save_training_state
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import TextConfig, Vocabulary
@@ -203,7 +203,7 @@ def train_gan(
         load_state_file(tr, init_state, cfg)
     mine = dist.rows(cfg.batch)
     main = dist.is_main()
-    log = (out / "log.jsonl" if main else Path(os.devnull)).open("a")
+    log = (out / "log.jsonl" if main else Path(os.devnull)).open("a", encoding="utf-8")
     rates: dict[str, float] = {}
     steps = {"stage1": cfg.stage1_steps, "stage2": cfg.stage2_steps}
     stop = ExitStack()
@@ -229,11 +229,10 @@ def train_gan(
                     if dist.is_distributed():  # the mean over ranks: the loss of the global batch
                         values = dist.all_reduce_mean(values)
                     logged = dict(zip(losses, values.tolist(), strict=True))
-                    log.write(
-                        json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in logged.items()}})
+                    append_line(  # whole lines only: a full disk is one sentence naming the log
+                        log,
+                        json.dumps({"stage": s, "step": n, **{k: round(v, 4) for k, v in logged.items()}}),
                     )
-                    log.write("\n")
-                    log.flush()
                     bar.update(n, f"D {logged['loss_d']:.2f} G {logged['loss_g']:.2f}")
                     if budget and n < total and _out_of_time(time.monotonic() - t0, budget, device):
                         total = n  # this stage's budget is spent: finish it here (sample, save) as if planned
