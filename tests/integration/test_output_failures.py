@@ -1,10 +1,19 @@
 """Every sub-command that writes output, against a read-only folder, a file in the way and a full file system.
 
 Each must exit 2 with one sentence on stderr that names the path, print no traceback and leave no half-written
-output. `train` and the `bench` sub-commands that finish in seconds with tiny options meet all three; the long
-benchmarks (and `train inversion`) meet the read-only folder and the file in the way, which they refuse before any
-work, so they never run here. The read-only folder and the full disk are small tmpfs mounts (the tests skip, saying why, where mounting is
-not allowed); the read-only case falls back to ``chmod 0o555`` for a user whom that stops.
+output. The commands that finish in seconds with tiny options (``COMMANDS``: generate, traverse, catalog,
+colortable, the dataset commands, ``train restgan|classifier`` and the fast ``bench`` sub-commands) run to the
+failure. The long ones (``CHECKED_FIRST``: ``train inversion`` and the ``bench`` sub-commands that take minutes) must
+refuse all three before any work, since their up-front output check writes a block and removes it: their work is
+replaced by a failing stand-in, so each such test takes seconds and proves nothing was measured first.
+
+A disk that fills mid-run is tested where it can be done cheaply: a traversal whose later frame does not fit, a
+``bench gui-stalls`` whose (stand-in) measurement fills the disk before the report is written, and a ``train restgan
+--tiny`` whose disk fills before its first log line. Each leaves the previous output as it was and no stray or
+half-written file (the training log holds whole lines only).
+
+The read-only folder and the full disk are small tmpfs mounts (the tests skip, saying why, where mounting is not
+allowed); the read-only case falls back to ``chmod 0o555`` for a user whom that stops.
 """
 
 from __future__ import annotations
@@ -136,6 +145,39 @@ CHECKED_FIRST = [
 ]  # fmt: skip
 
 
+# Where each long command's work starts: replaced by a stand-in that fails the test, so a command that did not check
+# its output first cannot pass by failing later (after minutes of work).
+WORK_OF = {
+    "train-inversion": "gan_studio.commands.train_inversion._train_inversion",
+    "bench-reds": "gan_studio.metrics.bench_reds.bench_reds_command",
+    "bench-restgan": "gan_studio.metrics.bench_restgan.bench_restgan_command",
+    "bench-handsoff": "gan_studio.metrics.bench_handsoff.bench_handsoff_command",
+    "bench-export": "gan_studio.metrics.bench_export.bench_export_command",
+    "bench-pti": "gan_studio.metrics.bench_pti.bench_pti_command",
+    "bench-gui-stalls": "gan_studio.commands.bench_gui_stalls.bench_gui_stalls_command",
+    "bench-interactive": "gan_studio.commands.bench_interactive.bench_interactive_command",
+}
+
+
+def _forbid_work(command: str, monkeypatch) -> None:
+    if command in WORK_OF:
+
+        def never(*args, **kwargs):
+            raise AssertionError(f"{command} started its work before checking its output")
+
+        monkeypatch.setattr(WORK_OF[command], never)
+
+
+def _fill(folder: Path) -> None:
+    """Write into ``folder`` until its file system is full, to the last byte."""
+    try:
+        with open(folder / "filler", "ab", buffering=0) as f:
+            while True:
+                f.write(b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+
+
 def _mount(folder: Path, options: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -186,13 +228,7 @@ def full_disk(tmp_path) -> Iterator[Path]:
     folder = tmp_path / "full"
     folder.mkdir()
     _mount(folder, "size=64k")
-    try:
-        with open(folder / "filler", "wb") as f:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
+    _fill(folder)
     yield folder
     _unmount(folder)
 
@@ -217,23 +253,38 @@ def _check_failure(command: str, argv: list[str], where: Path, capsys) -> str:
 
 
 @pytest.mark.parametrize("command", COMMANDS + CHECKED_FIRST)
-def test_a_read_only_folder_is_one_sentence(command, inputs, read_only, capsys):
+def test_a_read_only_folder_is_one_sentence(command, inputs, read_only, monkeypatch, capsys):
+    _forbid_work(command, monkeypatch)
     err = _check_failure(command, _commands(inputs)[command](read_only), read_only, capsys)
     assert "read-only" in err.lower() or "permission denied" in err.lower(), err
     assert not (inputs["ok"] / "img.png").exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS + CHECKED_FIRST)
-def test_a_file_in_the_way_is_one_sentence(command, inputs, file_in_the_way, capsys):
+def test_a_file_in_the_way_is_one_sentence(command, inputs, file_in_the_way, monkeypatch, capsys):
+    _forbid_work(command, monkeypatch)
     err = _check_failure(command, _commands(inputs)[command](file_in_the_way), file_in_the_way, capsys)
     assert "a file is in the way" in err, err
     assert not (inputs["ok"] / "img.png").exists()
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_a_full_disk_is_one_sentence(command, inputs, full_disk, capsys):
+@pytest.mark.parametrize("command", COMMANDS + CHECKED_FIRST)
+def test_a_full_disk_is_one_sentence(command, inputs, full_disk, monkeypatch, capsys):
+    _forbid_work(command, monkeypatch)
     err = _check_failure(command, _commands(inputs)[command](full_disk), full_disk, capsys)
-    assert "full" in err, err
+    assert "the disk is full" in err, err
+    assert not (inputs["ok"] / "img.png").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_disk_full_past_the_up_front_check_is_one_sentence(command, inputs, full_disk, monkeypatch, capsys):
+    """The disk fills between the up-front check and the writes (the check's probe writes nothing here): the writers
+    themselves word the error and leave nothing behind."""
+    from gan_studio.data import output_files
+
+    monkeypatch.setattr(output_files, "_PROBE_BYTES", 0)
+    err = _check_failure(command, _commands(inputs)[command](full_disk), full_disk, capsys)
+    assert "the disk is full" in err, err
     assert not (inputs["ok"] / "img.png").exists()
 
 
@@ -256,13 +307,7 @@ def test_a_disk_full_mid_traversal_leaves_the_previous_run_as_it_was(inputs, tmp
         out = folder / "path"
         assert main(_traverse(inputs, out)) == 0
         before = _files(out)
-        with open(folder / "filler", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        _fill(folder)
         # free room for about one frame: the new run's first frame fits, a later one does not
         frame = max(len(data) for name, data in before.items() if name.endswith(".png"))
         filler = folder / "filler"
@@ -274,6 +319,67 @@ def test_a_disk_full_mid_traversal_leaves_the_previous_run_as_it_was(inputs, tmp
         assert _files(out) == before  # the earlier frames and metrics.json, untouched; no staging folder left
     finally:
         _unmount(folder)
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 4 MiB tmpfs, to be filled by the test."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    _mount(folder, "size=4m")
+    yield folder
+    _unmount(folder)
+
+
+def test_a_disk_full_mid_benchmark_leaves_the_previous_report_as_it_was(small_disk, monkeypatch, capsys):
+    """``bench gui-stalls`` (a long benchmark) with its measurement replaced by one that returns at once: the second
+    run's measurement fills the disk, as another program could during the minutes it takes."""
+    from gan_studio.qt import stall_bench
+
+    fills: list[bool] = []
+
+    def measure(**kwargs):
+        if fills.pop(0):
+            _fill(small_disk)
+        idle = {"seconds": 1.0, "n": 200, "p50_ms": 0.1, "p99_ms": 1.5, "max_ms": 3.0, "over_16_ms": 0}
+        return {"phases": {"idle": idle}, "interval_ms": 5, "platform": "offscreen", "key_ms": 30}
+
+    monkeypatch.setattr(stall_bench, "measure_stalls", measure)
+    out = small_disk / "bench"
+    argv = ["bench", "gui-stalls", "--phases", "idle", "--out", str(out)]
+    fills.append(False)
+    assert main(argv) == 0
+    before = _files(out)
+    assert sorted(before) == ["gui_stalls.json", "gui_stalls.md"]
+    capsys.readouterr()
+    fills.append(True)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gan-studio: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "the disk is full" in err and str(out) in err, err
+    assert _files(out) == before  # the previous report, untouched; no staging folder or temporary file left
+
+
+def test_a_disk_full_while_training_is_one_sentence_naming_the_log(small_disk, monkeypatch, capsys):
+    """``train restgan --tiny`` whose disk fills just before its first log line: the log, written through
+    ``append_line``, is cut back to whole lines (none) and the error names it."""
+    from gan_studio.train import restgan
+
+    real_append = restgan.append_line
+
+    def append_on_a_full_disk(log, line):
+        _fill(small_disk)
+        real_append(log, line)
+
+    monkeypatch.setattr(restgan, "append_line", append_on_a_full_disk)
+    out = small_disk / "run"
+    capsys.readouterr()
+    assert main(["train", "restgan", "--tiny", "--no-progress", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    log = out / "log.jsonl"
+    assert err == f"gan-studio: {log} cannot be written: the disk is full; free some space and try again\n"
+    assert log.read_bytes() == b""  # no half line
+    assert not [p.name for p in out.rglob(".*")]  # no temporary file or staging folder left
 
 
 def test_a_rerun_with_fewer_frames_or_steps_leaves_no_stale_file(inputs, tmp_path):
