@@ -58,10 +58,10 @@ def processes_phrase(training: dict) -> str:
 
 @contextmanager
 def run_folder(out: str | Path) -> Iterator[Path]:
-    """The run folder ``--out``, checked before any work (a read-only folder or a file in the way is one sentence at
-    once, not after the data is rendered) and created. An ``OSError`` writing into it becomes one sentence naming it
-    (:func:`~gan_studio.data.output_files.output_errors_in`); folders made for it are removed again when the run fails
-    before writing anything into them, while a run that got as far as a resumable state keeps it."""
+    """The run folder ``--out``, checked before any work (a read-only folder, a file in the way or a full disk is one
+    sentence at once, not after the data is rendered) and created. An ``OSError`` writing into it becomes one sentence
+    naming it (:func:`~gan_studio.data.output_files.output_errors_in`); folders made for it are removed again when the
+    run fails before writing anything into them, while a run that got as far as a resumable state keeps it."""
     out = check_folder_target(out)
     missing = [p for p in (out, *out.parents) if not p.exists()]
     with output_errors(out):
