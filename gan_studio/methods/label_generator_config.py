@@ -27,6 +27,9 @@ class LabelGeneratorConfig:
     head: str = "conv"  # "conv": spatial trunk + small per-pixel heads; "pixel": MLPs on raw hypercolumns
     width: int = 32  # conv head: trunk channels per pixel
     context: int = 2  # conv head: residual 3x3 convolutions at half the image size
+    wide: int = (
+        0  # conv head: residual dilated 3x3 convolutions at an eighth of the size (whole-garment context)
+    )
     hidden: tuple[int, ...] = (32,)  # hidden widths of every per-pixel head
     # Segmentation loss weight of class k = (its share of labeled pixels) ** -class_balance, normalized so the
     # average labeled pixel weighs 1: small parts (pocket, fly, cuff: ~1 % of the pixels each) are not drowned by
@@ -36,6 +39,10 @@ class LabelGeneratorConfig:
     images_per_step: int = 4
     pixels_per_image: int = 1024  # uniformly sampled pixels per image per step
     keypoint_pixels: int = 16  # extra pixels per keypoint per image per step, sampled near it
+    # Extra pixels per part class per image per step, drawn inside that part's labeled region (uniform ones where
+    # the image has none of it): a pocket covers ~1 % of an image, so uniform sampling alone shows the heads ~10
+    # of its pixels a step. 0 = uniform sampling only (every model fitted before this setting).
+    part_pixels: int = 0
     lr: float = 1e-3  # Adam
     seed: int = 0
     keypoint_sigma: float = 4.0  # pixels, of the Gaussian heatmap targets (4 px at 128 px: what ships)
@@ -53,13 +60,15 @@ class LabelGeneratorConfig:
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown or not self.tasks:
             raise ValueError(f"tasks must be some of {', '.join(TASKS)}; got {list(self.tasks)}")
+        if self.part_pixels < 0 or self.keypoint_pixels < 0:
+            raise ValueError("part_pixels and keypoint_pixels must be 0 or more")
         if self.ensemble_size < 1 or self.steps < 0 or self.images_per_step < 1 or self.pixels_per_image < 2:
             # (batch norm needs two rows or more)
             raise ValueError(
                 "ensemble_size and images_per_step must be >= 1, pixels_per_image >= 2, steps >= 0"
             )
-        if self.head not in HEADS or self.width < 1 or self.context < 0:
-            raise ValueError(f"head must be one of {', '.join(HEADS)}, width >= 1 and context >= 0")
+        if self.head not in HEADS or self.width < 1 or self.context < 0 or self.wide < 0:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, width >= 1 and context and wide >= 0")
         if len(self.class_names) < 2:
             raise ValueError("segmentation needs at least two classes (class 0 is the background)")
         if not self.keypoint_names or self.keypoint_sigma <= 0 or self.lr <= 0:
@@ -71,6 +80,13 @@ class LabelGeneratorConfig:
     @classmethod
     def from_dict(cls, data: Mapping) -> LabelGeneratorConfig:
         # Models saved before extra features had none; before the conv head, every model was per-pixel.
-        data = {"extra_features": [], "head": "pixel", "class_balance": 0.0, **data}
+        data = {
+            "extra_features": [],
+            "head": "pixel",
+            "class_balance": 0.0,
+            "part_pixels": 0,
+            "wide": 0,
+            **data,
+        }
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return config_from_dict(cls, data, "unknown label generator settings:")

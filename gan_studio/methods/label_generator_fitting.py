@@ -100,6 +100,9 @@ class _Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=model.config.lr)
         self.member_weights = self._bootstrap(n_images)
         self.class_weights = self._class_weights()
+        self.part_regions: dict[
+            int, list[torch.Tensor | None]
+        ] = {}  # image -> flat pixels of each part class
 
     def _class_weights(self) -> torch.Tensor | None:
         if not self.labels.masks or self.config.class_balance == 0:
@@ -123,10 +126,34 @@ class _Trainer:
                 counts[m] = 1.0
         return counts
 
+    def _part_pixels(self, i: int) -> torch.Tensor:
+        """(C * part_pixels, 2) pixels drawn inside each part class's region of image ``i`` (C = the classes but
+        the background); uniform ones for a class the image lacks or an image without a mask."""
+        cfg, size = self.config, self.size
+        n = cfg.part_pixels
+        regions = self.part_regions.get(i)
+        if regions is None:
+            mask = self.labels.masks.get(i)
+            regions = [
+                None if mask is None else (mask == k).nonzero()[:, 0] for k in range(1, len(cfg.class_names))
+            ]
+            self.part_regions[i] = regions
+        out = []
+        for region in regions:
+            if region is None or len(region) == 0:
+                out.append(torch.randint(0, size, (n, 2), generator=self.rng))
+                continue
+            flat = region[torch.randint(0, len(region), (n,), generator=self.rng)]
+            out.append(torch.stack([flat % size, flat // size], dim=1))
+        return torch.cat(out)
+
     def pixels(self, index: Sequence[int]) -> torch.Tensor:
-        """(b, P, 2) pixels for a step: uniform ones, plus ones near each labeled keypoint when keypoints train."""
+        """(b, P, 2) pixels for a step: uniform ones, ones inside each labeled part (``part_pixels``) and ones near
+        each labeled keypoint when keypoints train."""
         cfg, size = self.config, self.size
         uniform = torch.randint(0, size, (len(index), cfg.pixels_per_image, 2), generator=self.rng)
+        if cfg.part_pixels and self.model.segmentation is not None:
+            uniform = torch.cat([uniform, torch.stack([self._part_pixels(i) for i in index])], dim=1)
         if self.model.keypoints is None:
             return uniform
         k = len(cfg.keypoint_names)

@@ -78,7 +78,7 @@ class LabelGenerator(nn.Module):
         if config.head == "conv":
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(config.seed + 2000)
-                self.trunk = SpatialTrunk(self.channels_per_block, config.width, config.context)
+                self.trunk = SpatialTrunk(self.channels_per_block, config.width, config.context, config.wide)
             channels = config.width  # what the per-pixel heads read
         self.segmentation = (
             SegmentationEnsemble(
