@@ -30,7 +30,7 @@ from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents, 
 from gan_studio.methods.reds import TraversalSettings, movable_dims, traverse
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.metrics.line_plot import Panel, line_panels
-from gan_studio.metrics.report import png, write_report
+from gan_studio.metrics.report import bench_command, png, write_report
 from gan_studio.metrics.results_file import append_result, open_results, read_results
 from gan_studio.metrics.traversal_curves import compare_at_equal_change, mean_curve
 from gan_studio.models.text_to_image import to_uint8
@@ -522,7 +522,7 @@ def bench_reds_command(args) -> int:
     ]
     figure = line_panels(panels)
     data = {
-        "command": "gan-studio bench reds " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "reds"),
         "model": args.model,
         "seeds": args.seeds,
         "steps": args.steps,
