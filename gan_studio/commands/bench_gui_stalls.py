@@ -14,15 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from gan_studio.commands.workspace_bench import (
-    LoadAverage,
-    add_phases_argument,
-    add_run_arguments,
-    load_text,
-    phases_from,
-    require_gui,
-    set_torch_threads,
-)
+from gan_studio.commands import workspace_bench
 
 GOAL_P99_MS = 16.0
 PHASES = ("idle", "generate", "traverse-first", "traverse", "fit", "export", "explore-export")
@@ -45,13 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-steps", type=int, default=200, help="label-generator steps fitted in Dataset")
     p.add_argument("--export", type=int, default=100, help="labeled items exported in Dataset")
     p.add_argument("--interval-ms", type=int, default=5, help="the probe timer's interval")
-    add_phases_argument(p, PHASES)
+    workspace_bench.add_phases_argument(p, PHASES)
     p.add_argument(
         "--discovery",
         action="store_true",
         help="keep Generate's discovery panel on (nearest catalog items; its index is built on first use)",
     )
-    add_run_arguments(p)
+    workspace_bench.add_run_arguments(p)
 
 
 def _cell(v, digits: int = 1) -> str:
@@ -64,7 +56,7 @@ def _load_sentence(load: dict | None, cores: int | None) -> str:
         return ""
     busy = " (other processes were running: the idle row shows what that alone costs)" if cores and max(
         load["start"], load["end"]) > 0.5 * cores else ""  # fmt: skip
-    return f" {load_text(load)}{busy}."
+    return f" {workspace_bench.load_text(load)}{busy}."
 
 
 def _markdown(data: dict) -> str:
@@ -129,15 +121,15 @@ def _markdown(data: dict) -> str:
 
 
 def bench_gui_stalls_command(args: argparse.Namespace) -> int:
-    phases = phases_from(args.phases, PHASES)
+    phases = workspace_bench.phases_from(args.phases, PHASES)
     if min(args.words, args.waypoints, args.fit_steps, args.export) < 1 or not 1 <= args.interval_ms <= 100:
         raise ValueError(
             "--words, --waypoints, --fit-steps and --export must be at least 1, --interval-ms 1..100"
         )
     if "explore-export" in phases and "traverse" not in phases:
         raise ValueError("the explore-export phase exports the path of the traverse phase: list both")
-    require_gui("bench gui-stalls")
-    set_torch_threads(args.threads)
+    workspace_bench.require_gui("bench gui-stalls")
+    workspace_bench.set_torch_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import iter_items, title_of
     from gan_studio.data.catalog_writer import write_catalog
@@ -150,7 +142,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     model = None if args.model == "builtin" else str(Path(args.model))
     options = {"model_path": model} if model else {}
     generate_options = {**options, "discovery": bool(args.discovery)}
-    load = LoadAverage()
+    load = workspace_bench.LoadAverage()
     with tempfile.TemporaryDirectory(prefix="gan-studio-labeled-") as tmp:
         labeled = None
         if "fit" in phases or "export" in phases:

@@ -23,15 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from gan_studio.commands.workspace_bench import (
-    LoadAverage,
-    add_phases_argument,
-    add_run_arguments,
-    load_text,
-    phases_from,
-    require_gui,
-    set_torch_threads,
-)
+from gan_studio.commands import workspace_bench
 
 PHASES = ("generate", "explore")
 TITLE_SEED = 1001  # held-out catalog titles (gan_studio.metrics.bench_restgan.HELD_OUT_SEED)
@@ -44,8 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--waypoints", type=int, default=8, help="REDS waypoints per Run in Explore")
     p.add_argument("--runs", type=int, default=3, help="Runs per Jacobian mode in Explore (median reported)")
     p.add_argument("--scrub-passes", type=int, default=20, help="passes of the slider over the finished path")
-    add_phases_argument(p, PHASES)
-    add_run_arguments(p)
+    workspace_bench.add_phases_argument(p, PHASES)
+    workspace_bench.add_run_arguments(p)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -104,8 +96,8 @@ def _markdown(data: dict) -> str:
         (
             f"Command: `{data['command']}` ({data['seconds']:.0f} s). Model: {data['model']} "
             f"({data['image_size']} px); {m.get('cpu_cores_available', '?')} CPU cores, torch threads "
-            f"{data['torch_threads']}; {m['platform']}. {load_text(data['load_average_1min'])}. The real workspaces, "
-            "offscreen."
+            f"{data['torch_threads']}; {m['platform']}. {workspace_bench.load_text(data['load_average_1min'])}. "
+            "The real workspaces, offscreen."
         ),
     ]
     g = data.get("generate")
@@ -185,18 +177,18 @@ def _markdown(data: dict) -> str:
 
 
 def bench_interactive_command(args: argparse.Namespace) -> int:
-    phases = phases_from(args.phases, PHASES)
+    phases = workspace_bench.phases_from(args.phases, PHASES)
     if min(args.titles, args.waypoints, args.runs, args.scrub_passes) < 1:
         raise ValueError("--titles, --waypoints, --runs and --scrub-passes must be at least 1")
     if args.waypoints > 200:
         raise ValueError("--waypoints must be at most 200")
-    require_gui("bench interactive")
+    workspace_bench.require_gui("bench interactive")
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"--model {path} does not exist")
     import torch
 
-    set_torch_threads(args.threads)
+    workspace_bench.set_torch_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import title_of
     from gan_studio.methods.restgan import TitleGenerator
@@ -204,7 +196,7 @@ def bench_interactive_command(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     t0 = time.perf_counter()
-    load = LoadAverage()
+    load = workspace_bench.LoadAverage()
     generator = TitleGenerator.load(path)
     data: dict = {
         "command": bench_command(args, "interactive"),
