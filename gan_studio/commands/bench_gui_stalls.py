@@ -9,11 +9,12 @@ as p50/p99/max against the goal p99 <= 16 ms (one frame at 60 Hz), beside the id
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from gan_studio.commands import workspace_bench
 
 GOAL_P99_MS = 16.0
 PHASES = ("idle", "generate", "traverse-first", "traverse", "fit", "export", "explore-export")
@@ -36,17 +37,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fit-steps", type=int, default=200, help="label-generator steps fitted in Dataset")
     p.add_argument("--export", type=int, default=100, help="labeled items exported in Dataset")
     p.add_argument("--interval-ms", type=int, default=5, help="the probe timer's interval")
-    p.add_argument(
-        "--phases", default=",".join(PHASES), help=f"comma-separated, of {', '.join(PHASES)} (default: all)"
-    )
+    workspace_bench.add_phases_argument(p, PHASES)
     p.add_argument(
         "--discovery",
         action="store_true",
         help="keep Generate's discovery panel on (nearest catalog items; its index is built on first use)",
     )
-    p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
-    p.add_argument("--out", default="docs/benchmarks")
+    workspace_bench.add_run_arguments(p)
 
 
 def _cell(v, digits: int = 1) -> str:
@@ -59,7 +56,7 @@ def _load_sentence(load: dict | None, cores: int | None) -> str:
         return ""
     busy = " (other processes were running: the idle row shows what that alone costs)" if cores and max(
         load["start"], load["end"]) > 0.5 * cores else ""  # fmt: skip
-    return f" Load average (1 min) {load['start']:.2f} at the start, {load['end']:.2f} at the end{busy}."
+    return f" {workspace_bench.load_text(load)}{busy}."
 
 
 def _markdown(data: dict) -> str:
@@ -124,28 +121,19 @@ def _markdown(data: dict) -> str:
 
 
 def bench_gui_stalls_command(args: argparse.Namespace) -> int:
-    phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
-    unknown = [p for p in phases if p not in PHASES]
-    if unknown or not phases:
-        raise ValueError(f"unknown phase {', '.join(unknown) or '(none)'}; use {', '.join(PHASES)}")
+    phases = workspace_bench.phases_from(args.phases, PHASES)
     if min(args.words, args.waypoints, args.fit_steps, args.export) < 1 or not 1 <= args.interval_ms <= 100:
         raise ValueError(
             "--words, --waypoints, --fit-steps and --export must be at least 1, --interval-ms 1..100"
         )
     if "explore-export" in phases and "traverse" not in phases:
         raise ValueError("the explore-export phase exports the path of the traverse phase: list both")
-    if importlib.util.find_spec("PySide6") is None:
-        raise ValueError("bench gui-stalls needs the GUI (PySide6), which is not installed")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    workspace_bench.require_gui("bench gui-stalls")
+    workspace_bench.set_torch_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import iter_items, title_of
     from gan_studio.data.catalog_writer import write_catalog
-    from gan_studio.metrics.report import machine_info, write_report
+    from gan_studio.metrics.report import bench_command, machine_info, write_report
     from gan_studio.qt.stall_bench import measure_stalls
 
     out = Path(args.out)
@@ -154,7 +142,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     model = None if args.model == "builtin" else str(Path(args.model))
     options = {"model_path": model} if model else {}
     generate_options = {**options, "discovery": bool(args.discovery)}
-    load_before = os.getloadavg()
+    load = workspace_bench.LoadAverage()
     with tempfile.TemporaryDirectory(prefix="gan-studio-labeled-") as tmp:
         labeled = None
         if "fit" in phases or "export" in phases:
@@ -169,7 +157,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
     import torch
 
     data = {
-        "command": "gan-studio bench gui-stalls " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "gui-stalls"),
         "model": args.model,
         "goal_p99_ms": GOAL_P99_MS,
         "discovery": bool(args.discovery),
@@ -178,7 +166,7 @@ def bench_gui_stalls_command(args: argparse.Namespace) -> int:
         "labeled_items": {"seed": LABELED[0], "start": LABELED[1], "count": LABELED[2]},
         "result": result,
         "seconds": time.perf_counter() - t0,
-        "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
+        "load_average_1min": load.span(),
         "machine": machine_info(),
     }
     jpath, mpath = write_report(out, "gui_stalls", data, _markdown(data))

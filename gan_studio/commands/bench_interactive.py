@@ -17,12 +17,13 @@ this runs, so the parser needs neither torch nor PySide6).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import os
 import statistics
 import time
 from pathlib import Path
+
+from gan_studio.commands import workspace_bench
 
 PHASES = ("generate", "explore")
 TITLE_SEED = 1001  # held-out catalog titles (gan_studio.metrics.bench_restgan.HELD_OUT_SEED)
@@ -35,12 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--waypoints", type=int, default=8, help="REDS waypoints per Run in Explore")
     p.add_argument("--runs", type=int, default=3, help="Runs per Jacobian mode in Explore (median reported)")
     p.add_argument("--scrub-passes", type=int, default=20, help="passes of the slider over the finished path")
-    p.add_argument(
-        "--phases", default=",".join(PHASES), help=f"comma-separated, of {', '.join(PHASES)} (default: both)"
-    )
-    p.add_argument("--model", default="builtin", help="'builtin' or a ReStGAN checkpoint")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
-    p.add_argument("--out", default="docs/benchmarks")
+    workspace_bench.add_phases_argument(p, PHASES)
+    workspace_bench.add_run_arguments(p)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -99,8 +96,8 @@ def _markdown(data: dict) -> str:
         (
             f"Command: `{data['command']}` ({data['seconds']:.0f} s). Model: {data['model']} "
             f"({data['image_size']} px); {m.get('cpu_cores_available', '?')} CPU cores, torch threads "
-            f"{data['torch_threads']}; {m['platform']}. Load average (1 min) {data['load_average_1min']['start']:.2f} "
-            f"at the start, {data['load_average_1min']['end']:.2f} at the end. The real workspaces, offscreen."
+            f"{data['torch_threads']}; {m['platform']}. {workspace_bench.load_text(data['load_average_1min'])}. "
+            "The real workspaces, offscreen."
         ),
     ]
     g = data.get("generate")
@@ -180,36 +177,29 @@ def _markdown(data: dict) -> str:
 
 
 def bench_interactive_command(args: argparse.Namespace) -> int:
-    phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
-    unknown = [p for p in phases if p not in PHASES]
-    if unknown or not phases:
-        raise ValueError(f"unknown phase {', '.join(unknown) or '(none)'}; use {', '.join(PHASES)}")
+    phases = workspace_bench.phases_from(args.phases, PHASES)
     if min(args.titles, args.waypoints, args.runs, args.scrub_passes) < 1:
         raise ValueError("--titles, --waypoints, --runs and --scrub-passes must be at least 1")
     if args.waypoints > 200:
         raise ValueError("--waypoints must be at most 200")
-    if importlib.util.find_spec("PySide6") is None:
-        raise ValueError("bench interactive needs the GUI (PySide6), which is not installed")
+    workspace_bench.require_gui("bench interactive")
     path = None if args.model == "builtin" else Path(args.model)
     if path is not None and not path.is_file():
         raise FileNotFoundError(f"--model {path} does not exist")
     import torch
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    workspace_bench.set_torch_threads(args.threads)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gan_studio.data.catalog import title_of
     from gan_studio.methods.restgan import TitleGenerator
-    from gan_studio.metrics.report import write_report
+    from gan_studio.metrics.report import bench_command, machine_info, write_report
 
     out = Path(args.out)
     t0 = time.perf_counter()
-    load_before = os.getloadavg()
+    load = workspace_bench.LoadAverage()
     generator = TitleGenerator.load(path)
     data: dict = {
-        "command": "gan-studio bench interactive " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "interactive"),
         "model": args.model,
         "image_size": int(generator.image_size),
         "titles_seed": TITLE_SEED,
@@ -228,9 +218,7 @@ def bench_interactive_command(args: argparse.Namespace) -> int:
         )
     data["torch_threads"] = torch.get_num_threads()
     data["seconds"] = time.perf_counter() - t0
-    data["load_average_1min"] = {"start": load_before[0], "end": os.getloadavg()[0]}
-    from gan_studio.metrics.report import machine_info
-
+    data["load_average_1min"] = load.span()
     data["machine"] = machine_info()
     jpath, mpath = write_report(out, "interactive", data, _markdown(data))
     print(f"wrote {jpath} and {mpath}")

@@ -251,19 +251,18 @@ class Lasso:
 
     def undo(self) -> bool:
         """Go back one step; returns False when there is none."""
-        if not self._undo:
-            return False
-        self._redo.append(self._state)
-        self._state = self._undo.pop()
-        self._masks.clear()
-        return True
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> bool:
         """Go forward one undone step; returns False when there is none."""
-        if not self._redo:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, source: list[tuple[Operation, ...]], keep: list[tuple[Operation, ...]]) -> bool:
+        """Make the newest state of ``source`` current and keep the current one on ``keep``."""
+        if not source:
             return False
-        self._undo.append(self._state)
-        self._state = self._redo.pop()
+        keep.append(self._state)
+        self._state = source.pop()
         self._masks.clear()
         return True
 

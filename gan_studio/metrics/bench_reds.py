@@ -30,7 +30,7 @@ from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents, 
 from gan_studio.methods.reds import TraversalSettings, movable_dims, traverse
 from gan_studio.methods.restgan import TitleGenerator
 from gan_studio.metrics.line_plot import Panel, line_panels
-from gan_studio.metrics.report import png, write_report
+from gan_studio.metrics.report import bench_command, png, write_report
 from gan_studio.metrics.results_file import append_result, open_results, read_results
 from gan_studio.metrics.traversal_curves import compare_at_equal_change, mean_curve
 from gan_studio.models.text_to_image import to_uint8
@@ -174,16 +174,7 @@ def summarize(records: list[dict], pairs) -> dict:
         for ours in ("reds", "reds-plain"):
             summary["vs"][ours] = {}
             for base in BASELINES:
-                levels, a, b = [], [], []
-                for r in rows:
-                    if ours not in r["paths"] or base not in r["paths"]:
-                        continue
-                    p, q = r["paths"][ours], r["paths"][base]
-                    cmp = compare_at_equal_change((p["varied"], p["fixed"]), (q["varied"], q["fixed"]))
-                    if cmp is not None:
-                        levels.append(cmp[0])
-                        a.append(cmp[1])
-                        b.append(cmp[2])
+                levels, a, b = drifts_at_equal_change(rows, ours, base)
                 if not a:
                     summary["vs"][ours][base] = None
                     continue
@@ -221,10 +212,27 @@ def summarize(records: list[dict], pairs) -> dict:
     return {"pairs": per_pair, "mean_over_pairs_drift_vs_best_baseline": overall, "fast_vs_exact": fast}
 
 
+def drifts_at_equal_change(records: list[dict], ours: str, base: str) -> tuple[list, list, list]:
+    """For every record with both methods' paths that reach a common varied change
+    (:func:`~gan_studio.metrics.traversal_curves.compare_at_equal_change`): that change, ``ours``' fixed drift and
+    ``base``'s fixed drift there, as three lists in record order."""
+    levels, a, b = [], [], []
+    for r in records:
+        if ours not in r["paths"] or base not in r["paths"]:
+            continue
+        p, q = r["paths"][ours], r["paths"][base]
+        cmp = compare_at_equal_change((p["varied"], p["fixed"]), (q["varied"], q["fixed"]))
+        if cmp is not None:
+            levels.append(cmp[0])
+            a.append(cmp[1])
+            b.append(cmp[2])
+    return levels, a, b
+
+
 def fast_vs_exact(records: list[dict]) -> dict | None:
     """``reds-fast`` against ``reds`` (exact) on the same starts: their mean fixed drift at the largest varied change
     both reach (ratio of means; the target is at most 1.10), and their mean seconds per waypoint."""
-    a, b, levels, fast_s, exact_s, steps = [], [], [], [], [], []
+    fast_s, exact_s = [], []
     for r in records:
         if FAST not in r["paths"] or EXACT not in r["paths"]:
             continue
@@ -232,14 +240,9 @@ def fast_vs_exact(records: list[dict]) -> dict | None:
         n = len(p["varied"]) - 1
         fast_s.append(p["seconds"] / n)
         exact_s.append(q["seconds"] / n)
-        steps.append(n)
-        cmp = compare_at_equal_change((p["varied"], p["fixed"]), (q["varied"], q["fixed"]))
-        if cmp is not None:
-            levels.append(cmp[0])
-            a.append(cmp[1])
-            b.append(cmp[2])
     if not fast_s:
         return None
+    levels, a, b = drifts_at_equal_change(records, FAST, EXACT)
     return {
         "paths": len(fast_s),
         "compared": len(a),
@@ -522,7 +525,7 @@ def bench_reds_command(args) -> int:
     ]
     figure = line_panels(panels)
     data = {
-        "command": "gan-studio bench reds " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "reds"),
         "model": args.model,
         "seeds": args.seeds,
         "steps": args.steps,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_studio.metrics.line_plot import Panel, line_panels
-from gan_studio.metrics.report import machine_info, png, write_report
+from gan_studio.metrics.report import bench_command, machine_info, png, write_report
 
 TARGET_MB = 50.0
 HELD_OUT_SEED = 11  # catalog seed of the typed titles: not the training catalog (seed 0)
@@ -256,7 +256,7 @@ def bench_soak_command(args) -> int:
     weights = restgan_weights_path(None if args.model == "builtin" else args.model)
     data = {
         "weights_sha256": read_manifest(weights).get("sha256"),
-        "command": "gan-studio bench soak " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "soak"),
         "model": args.model,
         "rounds": args.rounds,
         "target_growth_mb": TARGET_MB,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_studio.metrics.report import write_report
+from gan_studio.metrics.report import bench_command, write_report
 
 HELD_OUT_SEED = 1001
 
@@ -94,7 +94,7 @@ def bench_stage2_command(args) -> int:
             "stage2_psnr_on_real": _psnr(gen, real),
         }
     data = {
-        "command": "gan-studio bench stage2 " + " ".join(getattr(args, "argv", [])[2:]),
+        "command": bench_command(args, "stage2"),
         "held_out": {"catalog_seed": args.catalog_seed, "n": args.n, "noise_seed": args.seed},
         "results": results,
         "wall_time_s": round(time.perf_counter() - t0, 1),

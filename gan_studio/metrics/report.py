@@ -33,6 +33,11 @@ def machine_info() -> dict:
     return info
 
 
+def bench_command(args: Any, benchmark: str) -> str:
+    """``gan-studio bench BENCHMARK …`` with the options as typed (``args.argv``, set by the CLI), for a report."""
+    return f"gan-studio bench {benchmark} " + " ".join(getattr(args, "argv", [])[2:])
+
+
 def png(image: Any) -> Callable[[BinaryIO], None]:
     """The writer of a PIL image as PNG, for ``write_report(figures=...)``."""
     return lambda f: image.save(f, format="PNG")

@@ -346,20 +346,15 @@ class GenerateWorkspace(GenerateView):
     # ------------------------------------------------------------------------------------------------ history
 
     def undo(self) -> bool:
-        entry = self.history.undo()
-        if entry is None:
-            return False
-        self._restore(entry)
-        return True
+        return self._restore(self.history.undo())
 
     def redo(self) -> bool:
-        entry = self.history.redo()
+        return self._restore(self.history.redo())
+
+    def _restore(self, entry: Shown | None) -> bool:
+        """Show ``entry`` again (title, seed and images, without drawing); False when there is none."""
         if entry is None:
             return False
-        self._restore(entry)
-        return True
-
-    def _restore(self, entry: Shown) -> None:
         self._debounce.stop()
         self._latest_request = None  # a result still on its way would overwrite the restored one
         self.set_title(entry.title, commit=False)
@@ -367,6 +362,7 @@ class GenerateWorkspace(GenerateView):
         self._show(entry)
         self._update_actions()
         self.historyChanged.emit()
+        return True
 
     def _update_actions(self) -> None:
         self.undo_action.setEnabled(self.history.can_undo())

@@ -16,6 +16,16 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from gan_studio.qt.imageutil import to_qimage
 
 
+def paint_placeholder(painter: QPainter, widget: QWidget, text: str) -> None:
+    """``text`` centered and word-wrapped in ``widget``'s placeholder color: what a view shows where no image is."""
+    painter.setPen(widget.palette().color(QPalette.ColorRole.PlaceholderText))
+    painter.drawText(
+        widget.rect().adjusted(16, 16, -16, -16),
+        Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+        text,
+    )
+
+
 class ImageView(QWidget):
     """Signals: ``framePainted(frame)`` after the first paint of the image that :meth:`set_image` numbered."""
 
@@ -88,12 +98,7 @@ class ImageView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawPixmap(self.target_rect(), self._pixmap)
         elif self._placeholder:
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(
-                self.rect().adjusted(16, 16, -16, -16),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                self._placeholder,
-            )
+            paint_placeholder(painter, self, self._placeholder)
         if self.hasFocus():
             painter.setPen(self.palette().color(QPalette.ColorRole.Highlight))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))

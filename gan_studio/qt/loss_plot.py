@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from gan_studio.qt.plot_widget import panel_plot
+
 TASK_COLORS = {"segmentation": (0, 150, 255), "keypoints": (255, 140, 0), "depth": (120, 80, 200)}
 REDRAW_MS = 100
 
@@ -47,12 +49,8 @@ class CurvePlot(QWidget):
         self, parent: QWidget | None = None, *, log_y: bool = False, redraw_ms: int = REDRAW_MS
     ) -> None:
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background=None)
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot = panel_plot("step", mouse=True)
         self.plot.setLogMode(x=False, y=log_y)
-        self.plot.setLabel("bottom", "step")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)

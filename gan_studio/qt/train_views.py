@@ -15,6 +15,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gan_studio.qt.image_view import paint_placeholder
 from gan_studio.qt.loss_plot import CurvePlot
 
 REDRAW_MS = 200
@@ -88,12 +89,7 @@ class _GridCanvas(QWidget):
         if self.pixmap is not None and not self.pixmap.isNull():
             painter.drawPixmap(self.target_rect(), self.pixmap)
         elif self.placeholder:
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(
-                self.rect().adjusted(16, 16, -16, -16),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                self.placeholder,
-            )
+            paint_placeholder(painter, self, self.placeholder)
         painter.end()
 
 

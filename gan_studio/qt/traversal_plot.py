@@ -13,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from gan_studio.qt.plot_widget import panel_plot
+
 FIXED_COLOR = (0, 150, 255)
 VARIED_COLOR = (255, 64, 129)
 
@@ -23,13 +25,7 @@ class TraversalPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("traversal_plot")
-        self.plot = pg.PlotWidget(background=None)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "waypoint")
-        self.plot.setLabel("left", "change")
+        self.plot = panel_plot("waypoint", "change")
         self.legend = self.plot.addLegend(offset=(8, 4))
         self.fixed_curve = self.plot.plot(
             [], [], pen=pg.mkPen(FIXED_COLOR, width=2), symbol="o", symbolSize=5,

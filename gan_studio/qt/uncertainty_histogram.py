@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gan_studio.methods.dataset_jobs import drop_fraction, drop_threshold
+from gan_studio.qt.plot_widget import panel_plot
 
 BAR_COLOR = (0, 150, 255, 150)
 LINE_COLOR = (198, 40, 40)
@@ -28,13 +29,7 @@ class UncertaintyHistogram(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("uncertainty_histogram")
-        self.plot = pg.PlotWidget(background=None)
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.showGrid(x=False, y=True, alpha=0.2)
-        self.plot.setLabel("bottom", "uncertainty (mean JS divergence, nats)")
-        self.plot.setLabel("left", "samples")
+        self.plot = panel_plot("uncertainty (mean JS divergence, nats)", "samples", grid_x=False)
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.bars = pg.PlotDataItem([], [], stepMode="center", fillLevel=0, brush=BAR_COLOR, pen=None)
         self.plot.addItem(self.bars)

@@ -174,19 +174,21 @@ class TrainProcess:
 
     def pause(self) -> bool:
         """Stop the child where it is (SIGSTOP); returns whether it is now paused."""
-        if not PAUSE_SUPPORTED or self.state != "running":
-            return False
-        if self._signal(signal.SIGSTOP):
-            self.state = "paused"
-        return self.state == "paused"
+        return self._switch("running", "SIGSTOP", "paused")
 
     def resume(self) -> bool:
         """Continue a paused child (SIGCONT); returns whether it is running again."""
-        if not PAUSE_SUPPORTED or self.state != "paused":
+        return self._switch("paused", "SIGCONT", "running")
+
+    def _switch(self, before: str, sig: str, after: str) -> bool:
+        """From state ``before``, send the signal named ``sig`` and take state ``after`` once it was delivered;
+        returns whether the child is now in ``after`` (False where pausing is not supported: Windows has no
+        SIGSTOP, so the name is looked up only after that check)."""
+        if not PAUSE_SUPPORTED or self.state != before:
             return False
-        if self._signal(signal.SIGCONT):
-            self.state = "running"
-        return self.state == "running"
+        if self._signal(getattr(signal, sig)):
+            self.state = after
+        return self.state == after
 
     def cancel(self) -> None:
         """Ask the child to stop (an interrupt, as Ctrl-C); :meth:`poll` escalates if it does not stop in time."""

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,14 @@ import torch
 from PIL import Image
 
 from gan_studio.data.output_files import append_line, write_file
-from gan_studio.models.checkpoint import load_training_state, save_training_state
+from gan_studio.models.checkpoint import load_training_state
 from gan_studio.models.stackgan import GanConfig
 from gan_studio.models.text import TextConfig, Vocabulary
 from gan_studio.models.text_to_image import TextToImage, to_uint8
 from gan_studio.runtime.progress import ProgressBar
 from gan_studio.train import distributed as dist
 from gan_studio.train.interrupt import deferred_interrupt
+from gan_studio.train.network_state import save_run_state
 from gan_studio.train.outcome import StagedOutcome
 from gan_studio.train.restgan_batch import sample_batch
 from gan_studio.train.restgan_config import GanTrainConfig
@@ -89,21 +90,18 @@ STATE_NAME = "train_state.safetensors"
 
 def save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
     """Rank 0 writes (each file atomically), then every rank waits for it: a restarted job finds the state whole."""
-    if dist.is_main():
-        _save_state(tr, out, stage, step, cfg, wall)
-    dist.barrier()
-
-
-def _save_state(tr: Trainer, out: Path, stage: int, step: int, cfg: GanTrainConfig, wall: float) -> None:
-    save_training_state(
+    save_run_state(
         out / STATE_NAME,
-        architecture=f"{cfg.variant}-training-state",
-        model_config=tr.model.config_dict(),
-        train_config=asdict(cfg),
-        modules=tr.modules(),
-        optimizers=tr.optimizers(),
-        counters={"stage": stage, "step": step, "wall_time_s": wall},
+        f"{cfg.variant}-training-state",
+        tr.model.config_dict(),
+        tr.modules(),
+        tr.optimizers(),
+        cfg,
+        stage=stage,
+        step=step,
+        wall_time_s=wall,
     )
+    dist.barrier()
 
 
 def load_state(tr: Trainer, out: Path, cfg: GanTrainConfig) -> tuple[int, int, float]:

@@ -15,16 +15,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gan_studio.methods.directions import (
-    _pca_directions,
-    gram,
-    normalized_sum,
-    pca_directions,
-    quotient,
-    random_direction,
-    rayleigh_directions,
-    regularized,
-)
+from gan_studio.methods import directions
 from gan_studio.methods.features import FeatureContext, build_features
 from gan_studio.methods.jacobian import image_jacobian_reverse, image_tangents
 from gan_studio.methods.reds import (
@@ -113,7 +104,7 @@ def test_rayleigh_directions_match_scipy_generalized_eigh(m, seed):
     a = _spd(rng, m, rank=rank)  # PSD, rank-deficient like a sum of few Jacobians
     b = _spd(rng, m, floor=0.1)
     k = min(3, rank)  # distinct nonzero eigenvalues: their eigenvectors are unique up to scale
-    values, vectors = rayleigh_directions(a, b, k)
+    values, vectors = directions.rayleigh_directions(a, b, k)
     ref_values, ref_vectors = scipy.linalg.eigh(a, b)
     ref_values, ref_vectors = ref_values[::-1][:k], ref_vectors[:, ::-1][:, :k]
     np.testing.assert_allclose(values, ref_values, rtol=1e-8, atol=1e-10)
@@ -122,52 +113,52 @@ def test_rayleigh_directions_match_scipy_generalized_eigh(m, seed):
     for i in range(k):
         ref = ref_vectors[:, i] / np.linalg.norm(ref_vectors[:, i])
         assert abs(float(vectors[:, i] @ ref)) == pytest.approx(1.0, abs=1e-8)  # same up to sign and scale
-        assert quotient(a, b, vectors[:, i]) == pytest.approx(values[i], rel=1e-8)
+        assert directions.quotient(a, b, vectors[:, i]) == pytest.approx(values[i], rel=1e-8)
     # The top vector's quotient is the maximum: no random direction beats it.
     probes = rng.standard_normal((m, 200))
-    assert max(quotient(a, b, probes[:, j]) for j in range(200)) <= values[0] * (1 + 1e-9)
+    assert max(directions.quotient(a, b, probes[:, j]) for j in range(200)) <= values[0] * (1 + 1e-9)
 
 
 def test_rayleigh_directions_symmetrizes_its_inputs():
     rng = np.random.default_rng(5)
     a, b = _spd(rng, 6), _spd(rng, 6, floor=1.0)
     skew = rng.standard_normal((6, 6)) * 1e-9
-    v1, _ = rayleigh_directions(a, b, 2)
-    v2, _ = rayleigh_directions(a + skew - skew.T, b, 2)
+    v1, _ = directions.rayleigh_directions(a, b, 2)
+    v2, _ = directions.rayleigh_directions(a + skew - skew.T, b, 2)
     np.testing.assert_allclose(v1, v2, atol=1e-6)
 
 
 def test_normalized_sum_weighs_features_of_any_scale_the_same():
     rng = np.random.default_rng(0)
     g1, g2 = _spd(rng, 4, rank=2), _spd(rng, 4, rank=2)
-    base = normalized_sum([g1, g2])
-    np.testing.assert_allclose(normalized_sum([1e6 * g1, 1e-4 * g2]), base, rtol=1e-10)
-    assert np.trace(normalized_sum([g1])) == pytest.approx(4.0)  # each feature contributes trace m
+    base = directions.normalized_sum([g1, g2])
+    np.testing.assert_allclose(directions.normalized_sum([1e6 * g1, 1e-4 * g2]), base, rtol=1e-10)
+    assert np.trace(directions.normalized_sum([g1])) == pytest.approx(4.0)  # each feature contributes trace m
     np.testing.assert_allclose(
-        normalized_sum([g1, np.zeros((4, 4))]), normalized_sum([g1])
+        directions.normalized_sum([g1, np.zeros((4, 4))]), directions.normalized_sum([g1])
     )  # zero adds nothing
 
 
 def test_regularized_keeps_b_positive_definite_even_when_zero():
-    zero = regularized(np.zeros((5, 5)), 1e-3)
+    zero = directions.regularized(np.zeros((5, 5)), 1e-3)
     assert np.all(np.linalg.eigvalsh(zero) > 0)
     np.linalg.cholesky(zero)  # does not raise
     rng = np.random.default_rng(1)
     singular = _spd(rng, 5, rank=1)
-    reg = regularized(singular, 1e-3)
+    reg = directions.regularized(singular, 1e-3)
     assert np.linalg.eigvalsh(reg).min() == pytest.approx(1e-3 * np.trace(singular) / 5, rel=1e-6)
-    values, vectors = rayleigh_directions(np.eye(5), zero, 1)  # B = 0 still gives a direction
+    values, vectors = directions.rayleigh_directions(np.eye(5), zero, 1)  # B = 0 still gives a direction
     assert np.isfinite(values).all() and np.linalg.norm(vectors) == pytest.approx(1.0)
 
 
 def test_gram_is_jt_j_and_random_direction_is_seeded_unit():
     t = torch.randn(3, 2, 5)
     flat = t.reshape(3, -1).double().numpy()
-    np.testing.assert_allclose(gram(t), flat @ flat.T, rtol=1e-6)
-    v = random_direction(7, 11)
+    np.testing.assert_allclose(directions.gram(t), flat @ flat.T, rtol=1e-6)
+    v = directions.random_direction(7, 11)
     assert np.linalg.norm(v) == pytest.approx(1.0)
-    np.testing.assert_array_equal(v, random_direction(7, 11))
-    assert not np.allclose(v, random_direction(7, 12))
+    np.testing.assert_array_equal(v, directions.random_direction(7, 11))
+    assert not np.allclose(v, directions.random_direction(7, 12))
 
 
 # ------------------------------------------------------------------------------------------- the Jacobians
@@ -253,12 +244,12 @@ def test_pca_cache_never_serves_a_freed_generators_directions():
     for seed in range(4):
         # Each generator is freed after its turn, and CPython usually gives the next one the same id().
         gen = SplitGenerator(seed)
-        expected = _pca_directions(gen, latent, 8, 4, 64, 0)  # uncached
-        np.testing.assert_allclose(pca_directions(gen, latent, 8, 4, n=64), expected, atol=1e-12)
-        cached = pca_directions(gen, latent, 8, 4, n=64)
+        expected = directions._pca_directions(gen, latent, 8, 4, 64, 0)  # uncached
+        np.testing.assert_allclose(directions.pca_directions(gen, latent, 8, 4, n=64), expected, atol=1e-12)
+        cached = directions.pca_directions(gen, latent, 8, 4, n=64)
         np.testing.assert_allclose(cached, expected, atol=1e-12)
         cached[:] = 0  # callers get a copy
-        np.testing.assert_allclose(pca_directions(gen, latent, 8, 4, n=64), expected, atol=1e-12)
+        np.testing.assert_allclose(directions.pca_directions(gen, latent, 8, 4, n=64), expected, atol=1e-12)
         del gen
 
 

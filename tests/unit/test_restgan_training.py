@@ -56,6 +56,30 @@ def _weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+def _crash_after_four_steps(data, cfg: GanTrainConfig, out, before_resume=lambda: None):
+    """A run stopped by an exception before its fifth step, then resumed (after ``before_resume()``): its model."""
+    d, vocab, table = data
+    calls = {"n": 0}
+
+    def crash():
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        train_gan(d, new_model(cfg, GanConfig.tiny(), vocab, table), cfg, out, cancel=crash)
+    before_resume()
+    torch.manual_seed(0)
+    return train_gan(d, new_model(cfg, GanConfig.tiny(), vocab, table), cfg, out).model
+
+
+def _assert_same_weights(a_model, b_model) -> None:
+    a, b = _weights(a_model), _weights(b_model)
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
+
+
 @pytest.mark.parametrize("variant", ["restgan", "stackgan"])
 def test_training_writes_log_samples_state_and_resumes_exactly(data, tmp_path, variant):
     d, vocab, table = data
@@ -67,22 +91,30 @@ def test_training_writes_log_samples_state_and_resumes_exactly(data, tmp_path, v
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [(e["stage"], e["step"]) for e in log] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
     assert all(np.isfinite(e["loss_d"]) and np.isfinite(e["loss_g"]) for e in log)
+    _assert_same_weights(full.model, _crash_after_four_steps(data, cfg, tmp_path / "b"))
 
-    calls = {"n": 0}
 
-    def crash_after_four_steps():
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-
+def test_a_state_written_before_the_training_record_resumes_exactly(data, tmp_path):
+    """The state's manifest repeats the counters and the seed for people (``training``), as the classifier's and
+    the inversion encoder's do; states written before that have an empty record, and a run resumes from one as
+    from a new one: loading reads only the tensors, the configs and the counters in ``extra``."""
+    d, vocab, table = data
+    cfg = GanTrainConfig.tiny("restgan")
     torch.manual_seed(0)
-    with pytest.raises(KeyboardInterrupt):
-        train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b", cancel=crash_after_four_steps)
-    torch.manual_seed(0)
-    resumed = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b")
-    a, b = _weights(full.model), _weights(resumed.model)
-    assert a.keys() == b.keys()
-    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
+    full = train_gan(d, new_model(cfg, GanConfig.tiny(), vocab, table), cfg, tmp_path / "a")
+    manifest_path = tmp_path / "b" / "train_state.json"
+
+    def as_written_before():
+        manifest = json.loads(manifest_path.read_text())
+        extra = manifest["extra"]
+        assert manifest["training"] == {
+            "stage": extra["stage"], "step": extra["step"], "seed": cfg.seed,
+            "wall_time_s": round(extra["wall_time_s"], 3),
+        }  # fmt: skip
+        manifest["training"] = {}  # what the ReStGAN loop wrote before it saved through train/network_state
+        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+    _assert_same_weights(full.model, _crash_after_four_steps(data, cfg, tmp_path / "b", as_written_before))
 
 
 def test_sigint_stops_after_the_whole_step_and_saves_it(data, tmp_path):
@@ -116,8 +148,7 @@ def test_sigint_stops_after_the_whole_step_and_saves_it(data, tmp_path):
     assert (manifest["extra"]["stage"], manifest["extra"]["step"]) == (1, 2)  # step 2 finished and was saved
     torch.manual_seed(0)
     resumed = train_gan(d, new_model(cfg, gan, vocab, table), cfg, tmp_path / "b")
-    a, b = _weights(full.model), _weights(resumed.model)
-    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a), "resume diverged"
+    _assert_same_weights(full.model, resumed.model)
 
 
 @pytest.mark.parametrize("weight", [0.0, 4.0])

@@ -18,14 +18,7 @@ import pytest
 
 from gan_studio.data.catalog import iter_items
 from gan_studio.data.catalog_writer import write_catalog
-from gan_studio.runtime.train_log import (
-    LogTailer,
-    ProgressClock,
-    RunHistory,
-    curve_values,
-    newest_sample,
-    sample_caption,
-)
+from gan_studio.runtime import train_log
 from gan_studio.runtime.train_process import (
     PAUSE_SUPPORTED,
     TrainProcess,
@@ -196,7 +189,7 @@ def test_run_folders_and_trained_models(tmp_path, monkeypatch) -> None:
 
 def test_log_tailer_reads_only_whole_new_lines(tmp_path) -> None:
     path = tmp_path / "log.jsonl"
-    tailer = LogTailer(path)
+    tailer = train_log.LogTailer(path)
     assert tailer.read_new() == []
     with open(path, "w") as f:
         f.write(json.dumps({"stage": 1, "step": 1, "loss_d": 1.0}) + "\n" + '{"stage": 1, "st')
@@ -210,22 +203,23 @@ def test_log_tailer_reads_only_whole_new_lines(tmp_path) -> None:
 
 
 def test_run_history_counts_over_stages_and_never_folds_back() -> None:
-    h = RunHistory((10, 4))
+    h = train_log.RunHistory((10, 4))
     kept = h.add([{"stage": 1, "step": 5}, {"stage": 1, "step": 10}, {"stage": 2, "step": 2}])
     assert [p for p, _ in kept] == [5, 10, 12]
     assert h.add([{"stage": 1, "step": 8}, {"stage": 2, "step": 2}]) == []  # a resume repeating steps
     assert h.add([{"stage": 2, "step": 4}])[0][0] == 14
     assert h.fraction == 1.0 and h.stage == 2 and h.total == 14
-    single = RunHistory((6,))
+    single = train_log.RunHistory((6,))
     single.add([{"step": 2, "loss": 1.0}])
     assert single.done == 2 and single.fraction == pytest.approx(1 / 3)
-    values = curve_values({"stage": 1, "step": 2, "lr": 0.1, "wall_time_s": 3.0, "loss": 1.5, "d_real": -0.5,
-                           "bad": float("nan"), "name": "x", "flag": True})  # fmt: skip
+    record = {"stage": 1, "step": 2, "lr": 0.1, "wall_time_s": 3.0, "loss": 1.5, "d_real": -0.5,
+              "bad": float("nan"), "name": "x", "flag": True}  # fmt: skip
+    values = train_log.curve_values(record)
     assert values == {"loss": 1.5, "d_real": -0.5}
 
 
 def test_progress_clock_eta_ignores_paused_time() -> None:
-    clock = ProgressClock()
+    clock = train_log.ProgressClock()
     assert clock.eta_seconds(0, 100) is None
     clock.observe(10, now=0.0)
     clock.observe(20, now=2.0)
@@ -238,14 +232,14 @@ def test_progress_clock_eta_ignores_paused_time() -> None:
 
 
 def test_newest_sample_by_stage_and_step(tmp_path) -> None:
-    assert newest_sample(tmp_path) is None
+    assert train_log.newest_sample(tmp_path) is None
     samples = tmp_path / "samples"
     samples.mkdir()
     for name in ("stage1_000900.png", "stage2_000010.png", "stage1_001000.png", "other.png"):
         (samples / name).write_bytes(b"")
-    path = newest_sample(tmp_path)
+    path = train_log.newest_sample(tmp_path)
     assert path.name == "stage2_000010.png"
-    assert sample_caption(path) == "Samples after stage II step 10"
+    assert train_log.sample_caption(path) == "Samples after stage II step 10"
 
 
 # ------------------------------------------------------------------------------------------------- messages
