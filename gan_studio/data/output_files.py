@@ -217,8 +217,10 @@ def sweep_leftovers(folder: Path) -> list[Path]:
     return removed
 
 
-def _temp_file(folder: Path, name: str) -> tuple[int, Path]:
-    """A new file in ``folder`` with a hidden unique name (holding this process's pid) and the umask's mode."""
+def temp_file(folder: Path, name: str) -> tuple[int, Path]:
+    """A new file in ``folder`` with a hidden unique name (holding this process's pid) and the umask's mode, open
+    for writing: (descriptor, path). Every atomic write starts here, so its file gets the mode a plain ``open()``
+    would give (``tempfile.mkstemp`` would give 0600)."""
     sweep_leftovers(folder)
     for _ in range(100):
         tmp = folder / f".{name}.p{os.getpid()}-{os.urandom(4).hex()}.tmp"
@@ -232,7 +234,7 @@ def _temp_file(folder: Path, name: str) -> tuple[int, Path]:
 
 
 def _write_temp(folder: Path, name: str, write: Callable[[BinaryIO], None]) -> Path:
-    fd, tmp = _temp_file(folder, name)
+    fd, tmp = temp_file(folder, name)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_studio.data.output_files import temp_file
 from gan_studio.runtime.cancel import check_cancel
 
 CACHE_VERSION = 1
@@ -180,7 +180,7 @@ class CatalogIndex:
         """Write an ``.npz`` atomically (a temporary file in the same folder, then a rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        fd, tmp = temp_file(path.parent, path.name)
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez_compressed(

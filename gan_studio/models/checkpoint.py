@@ -15,15 +15,17 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import safetensors
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_bytes
 from torch import nn
+
+from gan_studio.data.output_files import temp_file
 
 FORMAT_VERSION = 1
 WEIGHTS_SUFFIX = ".safetensors"
@@ -79,7 +81,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -122,11 +124,17 @@ def save_checkpoint(
         # clone: safetensors refuses tensors that share memory (tied weights, views).
         tensors[key] = value.detach().to("cpu").contiguous().clone()
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # Serialized in memory and written through our own temporary file: safetensors' save_file would create the
+    # file itself with mode 0600 whatever the umask.
+    blob = save_bytes(tensors, metadata={"format": "gan_studio", "architecture": architecture})
+    fd, tmp = temp_file(path.parent, path.name)
     try:
-        save_file(tensors, tmp, metadata={"format": "gan_studio", "architecture": architecture})
-        digest = file_sha256(tmp)
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = hashlib.sha256(blob).hexdigest()
+        del blob
         manifest = {
             "format_version": FORMAT_VERSION,
             "architecture": architecture,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from gan_studio.cli import main
 from gan_studio.models.inversion import InversionConfig, InversionEncoder, save_inversion
@@ -409,17 +410,22 @@ def test_a_rerun_with_fewer_frames_or_steps_leaves_no_stale_file(inputs, tmp_pat
     assert sorted(p.name for p in steps.iterdir()) == ["step_00.png", "step_01.png", "steps.json"]
 
 
-def test_images_get_the_mode_a_plain_open_would_give(inputs, tmp_path):
+def test_images_and_checkpoints_get_the_mode_a_plain_open_would_give(inputs, tmp_path):
+    from gan_studio.models.checkpoint import save_checkpoint
+
     old = os.umask(0o022)
     try:
         assert main(_commands(inputs)["generate"](tmp_path)) == 0
         assert main(_traverse(inputs, tmp_path / "path", steps=1)) == 0
+        save_checkpoint({"w": torch.zeros(2)}, tmp_path / "ck" / "net.safetensors", architecture="x", config={})
     finally:
         os.umask(old)
     for path in (
         tmp_path / "img.png",
         tmp_path / "path" / "frame_001.png",
         tmp_path / "path" / "metrics.json",
+        tmp_path / "ck" / "net.safetensors",
+        tmp_path / "ck" / "net.json",
     ):
         assert path.stat().st_mode & 0o777 == 0o644, path
 
