@@ -25,11 +25,10 @@ class LabelGeneratorConfig:
     tasks: tuple[str, ...] = TASKS  # tasks to train (a task no image is labeled for is skipped)
     ensemble_size: int = 10  # segmentation members
     head: str = "conv"  # "conv": spatial trunk + small per-pixel heads; "pixel": MLPs on raw hypercolumns
-    width: int = 32  # conv head: trunk channels per pixel
+    width: int = 64  # conv head: trunk channels per pixel (32 before the wide path)
     context: int = 2  # conv head: residual 3x3 convolutions at half the image size
-    wide: int = (
-        0  # conv head: residual dilated 3x3 convolutions at an eighth of the size (whole-garment context)
-    )
+    # conv head: residual dilated 3x3 convolutions at an eighth of the size (whole-garment context)
+    wide: int = 3
     hidden: tuple[int, ...] = (32,)  # hidden widths of every per-pixel head
     # Segmentation loss weight of class k = (its share of labeled pixels) ** -class_balance, normalized so the
     # average labeled pixel weighs 1: small parts (pocket, fly, cuff: ~1 % of the pixels each) are not drowned by
@@ -38,7 +37,7 @@ class LabelGeneratorConfig:
     steps: int = 1000  # optimizer steps
     images_per_step: int = 4
     pixels_per_image: int = 1024  # uniformly sampled pixels per image per step
-    keypoint_pixels: int = 16  # extra pixels per keypoint per image per step, sampled near it
+    keypoint_pixels: int = 32  # extra pixels per keypoint per image per step, sampled near it (16 before wide)
     # Extra pixels per part class per image per step, drawn inside that part's labeled region (uniform ones where
     # the image has none of it): a pocket covers ~1 % of an image, so uniform sampling alone shows the heads ~10
     # of its pixels a step. 0 = uniform sampling only (every model fitted before this setting).
