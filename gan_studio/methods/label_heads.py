@@ -176,6 +176,29 @@ def mlp_channels_first(mlp: PixelMLP | list, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def members_channels_first(members: list, x: torch.Tensor) -> torch.Tensor:
+    """Members' :func:`folded_layers` on the same (F, N) rows -> (M, out, N), as stacked
+    :func:`mlp_channels_first` calls: members of one shape run as one matmul for the first layer (they read the same
+    rows) and one batched matmul per later layer."""
+    shapes = {tuple(tuple(w.shape) + (relu,) for w, _, relu in m) for m in members}
+    if len(shapes) != 1:
+        return torch.stack([mlp_channels_first(m, x) for m in members])
+    weight = torch.cat([m[0][0] for m in members])
+    bias = torch.cat([m[0][1] for m in members])
+    h = torch.addmm(bias[:, None], weight, x)
+    if members[0][0][2]:
+        h = h.clamp_min_(0.0)
+    h = h.view(len(members), -1, x.shape[1])
+    for layer in range(1, len(members[0])):
+        weight = torch.stack([m[layer][0] for m in members])
+        bias = torch.stack([m[layer][1] for m in members])[:, :, None]
+        h = torch.baddbmm(bias, weight, h)
+        if members[0][layer][2]:
+            h = h.clamp_min_(0.0)
+    return h
+
+
+@torch.no_grad()
 def ensemble_vote(
     ensemble: SegmentationEnsemble | list, x: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,7 +206,7 @@ def ensemble_vote(
     the same as :func:`majority_vote` and :func:`js_uncertainty` of the members' softmaxes. ``ensemble`` may be
     given as its members' :func:`folded_layers`."""
     members = ensemble.members if isinstance(ensemble, nn.Module) else ensemble
-    logits = torch.stack([mlp_channels_first(member, x) for member in members])  # (M, K, N)
+    logits = members_channels_first([folded_layers(m) if isinstance(m, nn.Module) else m for m in members], x)
     logp = torch.log_softmax(logits, dim=1)
     probs = logp.exp()
     mean = probs.mean(0)  # (K, N)

@@ -105,9 +105,14 @@ class SpatialTrunk(nn.Module):
         fine = [(f, wb) for f, wb in zip(maps, projections, strict=True) if f.shape[-1] >= size]
         if pixels is None:
             y = F.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
-            for f, (weight, bias) in fine:
-                y = y + self._affine(f, weight, bias)
-            y = F.relu(y + self.fine_bias[:, None, None]).flatten(2)
+            if fine:  # one 1x1 convolution over the full-size maps side by side, added in place
+                stacked = torch.cat([f for f, _ in fine], dim=1) if len(fine) > 1 else fine[0][0]
+                weight = torch.cat([w for _, (w, _) in fine], dim=1)
+                y.add_(F.conv2d(stacked, weight[:, :, None, None]))
+                bias = sum(b for _, (_, b) in fine) + self.fine_bias
+            else:
+                bias = self.fine_bias
+            y = y.add_(bias[:, None, None]).relu_().flatten(2)
             return y if channels_first else y.transpose(1, 2)
         y = hypercolumns([coarse], size, pixels)
         if fine:
