@@ -37,7 +37,9 @@ class LabelGeneratorConfig:
     steps: int = 1000  # optimizer steps
     images_per_step: int = 4
     pixels_per_image: int = 1024  # uniformly sampled pixels per image per step
-    keypoint_pixels: int = 32  # extra pixels per keypoint per image per step, sampled near it (16 before wide)
+    keypoint_pixels: int = (
+        32  # extra pixels per keypoint per image per step, sampled near it (16 before wide)
+    )
     # Extra pixels per part class per image per step, drawn inside that part's labeled region (uniform ones where
     # the image has none of it): a pocket covers ~1 % of an image, so uniform sampling alone shows the heads ~10
     # of its pixels a step. 0 = uniform sampling only (every model fitted before this setting).

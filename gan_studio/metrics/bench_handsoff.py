@@ -313,14 +313,20 @@ def _features_text(extras) -> str:
     return "".join(f" + {names.get(e, e)}" for e in extras)
 
 
+def _home_as_tilde(text: str) -> str:
+    """``text`` with this user's home folder written ``~``: a report names no one's machine."""
+    home = str(Path.home())
+    return text.replace(home, "~") if home not in ("", "/") else text
+
+
 def _markdown(data: dict) -> str:
     s = data["summary"]
     lines = [
         "# HandsOff: a downstream network trained on the generated dataset vs on the few real labels",
         "",
-        f"Command: `{data['command']}` ({data['seconds']:.0f} s, torch threads {data['threads']}"
+        f"Command: `{_home_as_tilde(data['command'])}` ({data['seconds']:.0f} s, torch threads {data['threads']}"
         + (
-            f"; {data['runs_read_back']} runs read back from `{data['results_file']}`"
+            f"; {data['runs_read_back']} runs read back from `{_home_as_tilde(data['results_file'])}`"
             if data.get("runs_read_back")
             else ""
         )
