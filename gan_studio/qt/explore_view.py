@@ -234,7 +234,8 @@ class ExploreView(QWidget):
         self.steps_spin.setRange(1, MAX_STEPS)
         self.steps_spin.setValue(8)
         self.steps_spin.setToolTip(f"Waypoints after the start (at most {MAX_STEPS})")
-        self.backwards = QCheckBox("Walk backwards")
+        self.backwards = QCheckBox("Backwards")
+        self.backwards.setToolTip("Walk the path the other way along the direction")
         self.exact_check = QCheckBox("Exact Jacobian", objectName="explore_exact")
         self.exact_check.setToolTip(
             "Recompute the full Jacobian at every waypoint (slower). Off: refresh it every few waypoints "
@@ -245,8 +246,11 @@ class ExploreView(QWidget):
         form.addRow("Direction", self.direction_spin)
         form.addRow("Step size", self.step_spin)
         form.addRow("Waypoints", self.steps_spin)
-        form.addRow("", self.backwards)
-        form.addRow("", self.exact_check)
+        checks = QHBoxLayout()  # one row for both, so Run stays above the fold of a 820 px window
+        checks.addWidget(self.backwards)
+        checks.addWidget(self.exact_check)
+        checks.addStretch(1)
+        form.addRow(checks)
         self.run_button = QPushButton("Run")
         self.run_button.setObjectName("explore_run")
         self.cancel_button = QPushButton("Cancel")
