@@ -100,9 +100,8 @@ class _Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=model.config.lr)
         self.member_weights = self._bootstrap(n_images)
         self.class_weights = self._class_weights()
-        self.part_regions: dict[
-            int, list[torch.Tensor | None]
-        ] = {}  # image -> flat pixels of each part class
+        # image -> the flat pixels of each part class (None: the image has no mask), found on first use
+        self.part_regions: dict[int, list[torch.Tensor | None]] = {}
 
     def _class_weights(self) -> torch.Tensor | None:
         if not self.labels.masks or self.config.class_balance == 0:

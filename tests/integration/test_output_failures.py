@@ -417,7 +417,9 @@ def test_images_and_checkpoints_get_the_mode_a_plain_open_would_give(inputs, tmp
     try:
         assert main(_commands(inputs)["generate"](tmp_path)) == 0
         assert main(_traverse(inputs, tmp_path / "path", steps=1)) == 0
-        save_checkpoint({"w": torch.zeros(2)}, tmp_path / "ck" / "net.safetensors", architecture="x", config={})
+        save_checkpoint(
+            {"w": torch.zeros(2)}, tmp_path / "ck" / "net.safetensors", architecture="x", config={}
+        )
     finally:
         os.umask(old)
     for path in (
