@@ -34,6 +34,7 @@ from torch import nn
 from gan_studio.methods.hypercolumns import HypercolumnSource, hypercolumns, image_bands
 from gan_studio.methods.label_generator_config import TASKS, LabelGeneratorConfig
 from gan_studio.methods.label_heads import (
+    FusedMembers,
     PixelMLP,
     SegmentationEnsemble,
     ensemble_vote,
@@ -236,14 +237,16 @@ class LabelGenerator(nn.Module):
         features = self.trunk(maps, size, self.norm_mean, self.norm_std, channels_first=True)  # (b, F, S * S)
         rows = features.permute(1, 0, 2).reshape(features.shape[1], -1)  # (F, b * S * S)
         members = (
-            [folded_layers(m) for m in self.segmentation.members] if self.segmentation is not None else []
+            FusedMembers([folded_layers(m) for m in self.segmentation.members])
+            if self.segmentation is not None
+            else None
         )
         keypoints = folded_layers(self.keypoints) if self.keypoints is not None else None
         depth = folded_layers(self.depth) if self.depth is not None else None
         parts: dict[str, list[torch.Tensor]] = {}
         for start in range(0, rows.shape[1], PREDICT_ROWS):
             x = rows[:, start : start + PREDICT_ROWS]
-            if members:
+            if members is not None:
                 mask, js = ensemble_vote(members, x)
                 parts.setdefault("mask", []).append(mask)
                 parts.setdefault("js", []).append(js)

@@ -175,25 +175,43 @@ def mlp_channels_first(mlp: PixelMLP | list, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+class FusedMembers:
+    """Ensemble members' :func:`folded_layers` stacked once (per batch, not per chunk of pixels) for
+    :func:`members_channels_first`: the first layers concatenated (members read the same rows: one matmul), each
+    later layer stacked for one batched matmul. Members of different shapes are kept as they are."""
+
+    @torch.no_grad()
+    def __init__(self, members: list):
+        self.count = len(members)
+        shapes = {tuple(tuple(w.shape) + (relu,) for w, _, relu in m) for m in members}
+        self.separate = list(members) if len(shapes) != 1 else None
+        self.layers: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
+        if self.separate is None:
+            first = [m[0] for m in members]
+            self.layers.append(
+                (torch.cat([w for w, _, _ in first]), torch.cat([b for _, b, _ in first]), first[0][2])
+            )
+            for layer in range(1, len(members[0])):
+                weight = torch.stack([m[layer][0] for m in members])
+                bias = torch.stack([m[layer][1] for m in members])[:, :, None]
+                self.layers.append((weight, bias, members[0][layer][2]))
+
+
 @torch.no_grad()
-def members_channels_first(members: list, x: torch.Tensor) -> torch.Tensor:
-    """Members' :func:`folded_layers` on the same (F, N) rows -> (M, out, N), as stacked
-    :func:`mlp_channels_first` calls: members of one shape run as one matmul for the first layer (they read the same
-    rows) and one batched matmul per later layer."""
-    shapes = {tuple(tuple(w.shape) + (relu,) for w, _, relu in m) for m in members}
-    if len(shapes) != 1:
-        return torch.stack([mlp_channels_first(m, x) for m in members])
-    weight = torch.cat([m[0][0] for m in members])
-    bias = torch.cat([m[0][1] for m in members])
+def members_channels_first(members: list | FusedMembers, x: torch.Tensor) -> torch.Tensor:
+    """Members' :func:`folded_layers` (or their :class:`FusedMembers`) on the same (F, N) rows -> (M, out, N), the
+    same numbers as stacked :func:`mlp_channels_first` calls."""
+    fused = members if isinstance(members, FusedMembers) else FusedMembers(members)
+    if fused.separate is not None:
+        return torch.stack([mlp_channels_first(m, x) for m in fused.separate])
+    weight, bias, relu = fused.layers[0]
     h = torch.addmm(bias[:, None], weight, x)
-    if members[0][0][2]:
+    if relu:
         h = h.clamp_min_(0.0)
-    h = h.view(len(members), -1, x.shape[1])
-    for layer in range(1, len(members[0])):
-        weight = torch.stack([m[layer][0] for m in members])
-        bias = torch.stack([m[layer][1] for m in members])[:, :, None]
+    h = h.view(fused.count, -1, x.shape[1])
+    for weight, bias, relu in fused.layers[1:]:
         h = torch.baddbmm(bias, weight, h)
-        if members[0][layer][2]:
+        if relu:
             h = h.clamp_min_(0.0)
     return h
 
@@ -204,9 +222,11 @@ def ensemble_vote(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Channel-first ensemble prediction: rows (F, N) -> (majority-vote class (N,) long, JS divergence (N,)),
     the same as :func:`majority_vote` and :func:`js_uncertainty` of the members' softmaxes. ``ensemble`` may be
-    given as its members' :func:`folded_layers`."""
-    members = ensemble.members if isinstance(ensemble, nn.Module) else ensemble
-    logits = members_channels_first([folded_layers(m) if isinstance(m, nn.Module) else m for m in members], x)
+    given as its members' :func:`folded_layers` or as their :class:`FusedMembers`."""
+    if not isinstance(ensemble, FusedMembers):
+        members = ensemble.members if isinstance(ensemble, nn.Module) else ensemble
+        ensemble = FusedMembers([folded_layers(m) if isinstance(m, nn.Module) else m for m in members])
+    logits = members_channels_first(ensemble, x)
     logp = torch.log_softmax(logits, dim=1)
     probs = logp.exp()
     mean = probs.mean(0)  # (K, N)

@@ -458,6 +458,26 @@ def test_channels_first_prediction_equals_the_modules():
     assert torch.allclose(js, js_uncertainty(probs), atol=1e-5)
 
 
+def test_fused_members_give_each_members_own_outputs_whatever_their_shapes():
+    from gan_studio.methods.label_heads import (
+        FusedMembers,
+        PixelMLP,
+        folded_layers,
+        members_channels_first,
+        mlp_channels_first,
+    )
+
+    x = torch.randn(6, 50)
+    same = [folded_layers(PixelMLP(6, (8, 5), 4).eval()) for _ in range(3)]
+    mixed = same[:2] + [folded_layers(PixelMLP(6, (7,), 4).eval())]
+    for members in (same, mixed):
+        expected = torch.stack([mlp_channels_first(m, x) for m in members])
+        fused = FusedMembers(members)
+        assert (fused.separate is None) == (members is same)
+        for given in (members, fused):
+            assert torch.allclose(members_channels_first(given, x), expected, atol=1e-5)
+
+
 def test_class_balance_weighs_rare_parts_up_and_keeps_the_average_pixel_at_one():
     from types import SimpleNamespace
 
