@@ -307,6 +307,13 @@ def _handsoff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop", type=float, default=0.1, help="fraction of most uncertain candidates dropped")
     p.add_argument("--steps", type=int, default=600, help="downstream training steps (every method)")
     p.add_argument("--batch", type=int, default=32, help="downstream training batch")
+    p.add_argument(
+        "--finetune-steps",
+        type=int,
+        default=300,
+        help="steps the fine-tuned HandsOff row trains on the real items after the generated dataset",
+    )
+    p.add_argument("--finetune-lr", type=float, default=1e-3, help="learning rate of those steps")
     p.add_argument("--fit-steps", type=int, default=1000, help="label generator steps")
     p.add_argument("--refine-steps", type=int, default=50, help="inversion refinement steps per labeled item")
     p.add_argument(
