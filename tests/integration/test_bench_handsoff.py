@@ -29,6 +29,7 @@ def test_bench_handsoff_end_to_end_and_resume(tmp_path, capsys):
     assert block["targets"]["handsoff_ft"]["best_baseline"] in ("real", "transfer")
     ft = next(r for r in data["runs"] if r["method"] == "handsoff_ft")
     assert ft["training"]["steps"] == 2 and ft["training"]["items"] == 2  # fine-tuned on the 2 real items
+    assert "handsoff" not in ft  # the fit and generation are counted once, in the handsoff row
     assert "s1005_000000" in data["data"]["test"]
     for name in (
         "HandsOff",
