@@ -385,8 +385,8 @@ def _markdown(data: dict) -> str:
     for n, block in s.items():
         goal = f"≥ {TARGET_POINTS:g} points" if n == "16" else "≥ both"
         for method in OURS:
-            t = block.get("targets", {}).get(method)
-            if t is None or t["margin_points"] is None:
+            t = block["targets"][method]
+            if t["margin_points"] is None:
                 lines.append(f"- {n} labels, {METHOD_NAMES[method]}: not measured.")
                 continue
             lines.append(
@@ -478,13 +478,17 @@ def bench_handsoff_command(args) -> int:
     }
     # The fine-tuned row also depends on the fine-tuning settings; the other rows are read back without them.
     ft_key = {**key, "finetune_steps": args.finetune_steps, "finetune_lr": args.finetune_lr}
+
+    def settings_of(method: str) -> dict:
+        return ft_key if method == "handsoff_ft" else key
+
     done: dict[tuple[int, int, str], dict] = {}
     read_back = 0
     for r in [*read_results(results, key), *read_results(results, ft_key)]:
         if (
             r["labels"] in args.labels
             and r["seed"] < args.seeds
-            and (r["method"] == "handsoff_ft") == (r["settings"] == ft_key)
+            and r["settings"] == settings_of(r["method"])
         ):
             read_back += (r["labels"], r["seed"], r["method"]) not in done
             done[(r["labels"], r["seed"], r["method"])] = r
@@ -522,9 +526,7 @@ def bench_handsoff_command(args) -> int:
                     for m in methods:
                         r, net = train_and_score(m, items if m == "handsoff_ft" else train_items, test, seed,
                                                  shared, args, net)  # fmt: skip
-                        r.update(
-                            labels=n, seed=seed, method=m, settings=ft_key if m == "handsoff_ft" else key
-                        )
+                        r.update(labels=n, seed=seed, method=m, settings=settings_of(m))
                         if m == "handsoff":  # fitting and generating are the handsoff row's cost
                             r["handsoff"] = extra
                         r["labeled_ids"] = [items[0].id, items[-1].id]

@@ -37,7 +37,9 @@ def test_bench_handsoff_end_to_end_and_resume(tmp_path, capsys):
         "real items",
         "transfer",
         "mIoU",
+        "PCK@0.05",
         "AbsRel",
+        "bench handsoff",
         "4 downstream",
     ):
         assert name in md
